@@ -1,0 +1,272 @@
+"""Typed, validated settings for data, model, training and decoding.
+
+A config is a tree of dataclasses. It is read from YAML, overridden with ``key.sub=value`` strings
+from the command line, and written back as YAML into every run directory. Unknown keys and values
+of the wrong type are errors, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+SCHEMA_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is invalid."""
+
+
+@dataclass
+class DataConfig:
+    """Where the corpus is and how it is cleaned, split and tokenized."""
+
+    corpus: str = ""  # catalogue name, local TSV path, "SRC_FILE,TGT_FILE", or "hf:owner/name"
+    src_lang: str = ""
+    tgt_lang: str = ""
+    data_dir: str | None = None  # root of the corpus catalogue; else $NMT_DATA_DIR, ../shared/corpora
+    hf_config: str | None = None  # hub dataset config name (e.g. "en-es")
+    hf_split: str = "train"
+    max_pairs: int | None = None  # keep only this many cleaned pairs (quick experiments)
+    dev_size: int = 2000  # pairs in the dev split (taken by whole sentence group)
+    test_size: int = 2000
+    split_seed: int = 1234
+    max_chars: int = 1000  # pairs with a longer side are dropped while cleaning
+    max_length_ratio: float = 4.0  # char-length ratio filter (applied when both sides >= 10 chars)
+    max_tokens: int = 100  # training pairs with more subword tokens on a side are skipped
+    vocab_size: int = 8000  # per side (or total when joint_vocab)
+    joint_vocab: bool = False
+    sp_model_type: Literal["unigram", "bpe"] = "unigram"
+    character_coverage: float = 1.0
+    lowercase: bool = False
+
+
+@dataclass
+class ModelConfig:
+    """Encoder-decoder shape. ``hidden_dim`` is the decoder's LSTM size; a bidirectional encoder
+    uses ``hidden_dim // 2`` per direction so that its states fit the decoder."""
+
+    embedding_dim: int = 256
+    hidden_dim: int = 512
+    encoder_layers: int = 2
+    decoder_layers: int = 1
+    bidirectional: bool = True
+    attention: Literal["none", "dot", "general"] = "dot"
+    dropout: float = 0.2
+    tie_embeddings: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and run control."""
+
+    epochs: int = 20
+    token_budget: int = 4096  # max (batch * padded length) tokens per batch, per side
+    max_batch_size: int = 256
+    learning_rate: float = 2e-3
+    warmup_steps: int = 500
+    lr_decay: Literal["none", "inverse_sqrt", "cosine", "plateau"] = "plateau"
+    min_learning_rate: float = 1e-5
+    plateau_factor: float = 0.5
+    plateau_patience: int = 1
+    clipnorm: float = 1.0
+    label_smoothing: float = 0.1
+    patience: int = 4  # early stopping on dev BLEU
+    seed: int = 1234
+    jit_compile: bool = False
+    mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = "none"
+    subword_sampling: bool = False
+    sampling_alpha: float = 0.1
+    dev_eval_size: int = 1000  # dev pairs translated for BLEU after each epoch (0 = all)
+    max_minutes: float | None = None  # stop after the epoch that crosses this wall time
+    steps_per_epoch: int | None = None  # cut epochs to this many batches (None = full pass)
+    strategy: Literal["default", "mirrored", "multi-worker"] = "default"
+    tensorboard: bool = True
+
+
+@dataclass
+class DecodeConfig:
+    """Translation defaults stored with the model, so users need not repeat them."""
+
+    beam_size: int = 5
+    length_penalty: float = 0.6  # GNMT alpha
+    max_length_a: float = 2.0  # max output length = a * src_len + b
+    max_length_b: int = 10
+    token_budget: int = 8000  # source tokens per translation batch
+    max_batch_size: int = 256
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """Check value ranges that types alone cannot express."""
+        m, t, d = self.model, self.train, self.data
+        if m.bidirectional and m.hidden_dim % 2:
+            raise ConfigError("model.hidden_dim must be even with a bidirectional encoder")
+        for name in ("embedding_dim", "hidden_dim", "encoder_layers", "decoder_layers"):
+            if getattr(m, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1")
+        if not 0.0 <= m.dropout < 1.0:
+            raise ConfigError("model.dropout must be in [0, 1)")
+        if not 0.0 <= t.label_smoothing < 1.0:
+            raise ConfigError("train.label_smoothing must be in [0, 1)")
+        if t.token_budget < 1 or t.max_batch_size < 1 or t.epochs < 1:
+            raise ConfigError("train.token_budget, max_batch_size and epochs must be >= 1")
+        if d.vocab_size < 8:
+            raise ConfigError("data.vocab_size must be >= 8")
+        if d.dev_size < 1 or d.test_size < 0:
+            raise ConfigError("data.dev_size must be >= 1 and data.test_size >= 0")
+        if self.decode.beam_size < 1:
+            raise ConfigError("decode.beam_size must be >= 1")
+        if self.schema_version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"config schema_version {self.schema_version} is not supported "
+                f"(this version of nmt reads {SCHEMA_VERSION})"
+            )
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    """Return ``value`` converted to ``hint`` where that is lossless, else raise ConfigError."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(value, arg, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{where}: {value!r} is not one of {list(allowed)}")
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    raise ConfigError(f"{where}: unsupported type {hint}")
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(values).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
+            f"valid keys here: {', '.join(sorted(known))}"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, f"{where}{name}.")
+        else:
+            kwargs[name] = _check_type(value, hint, f"{where}{name}")
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> Config:
+    """Build and validate a Config from nested plain values."""
+    config = _build(Config, values, "")
+    config.validate()
+    return config
+
+
+def _parse_scalar(text: str) -> Any:
+    """Parse an override value the way YAML would (``3`` -> int, ``true`` -> bool, ``null``)."""
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings to a nested dict (in place) and return it."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = values
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+        value = _parse_scalar(text)
+        # a string-typed field given a number-looking value (e.g. src_lang=no) stays a string
+        node[parts[-1]] = value
+    return values
+
+
+def _coerce_strings(values: dict[str, Any], cls: type = Config) -> None:
+    """Turn YAML-parsed scalars back into strings where the field is a plain string."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        hint = hints.get(name)
+        if hint is None:
+            continue
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            _coerce_strings(value, hint)
+        elif hint in (str, str | None) and value is not None and not isinstance(value, str):
+            if isinstance(value, (bool, int, float)):
+                values[name] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or defaults when ``path`` is None) and apply overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+        values = loaded or {}
+    apply_overrides(values, overrides or [])
+    _coerce_strings(values)
+    return config_from_dict(values)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (atomically)."""
+    from nmt.io import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -1,0 +1,227 @@
+"""Encoder, decoder and attention layers. Every LSTM keeps the cuDNN rule (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def cudnn_lstm(units: int, name: str, return_sequences: bool = True) -> keras.layers.LSTM:
+    """An LSTM that stays eligible for the cuDNN kernel (no LSTM-internal dropout)."""
+    return keras.layers.LSTM(
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        unroll=False,
+        return_sequences=return_sequences,
+        return_state=True,
+        name=name,
+    )
+
+
+@keras.saving.register_keras_serializable(package="nmt")
+class Encoder(keras.layers.Layer):
+    """Stacked (bi)LSTM encoder.
+
+    Input ``(batch, src_len, embedding_dim)`` with a ``(batch, src_len)`` mask. Returns the outputs
+    ``(batch, src_len, hidden_dim)`` and, per layer, its final ``[h, c]`` of shape
+    ``(batch, hidden_dim)`` (forward and backward halves concatenated when bidirectional).
+    """
+
+    def __init__(
+        self, hidden_dim: int, num_layers: int, bidirectional: bool, dropout: float, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        units = hidden_dim // 2 if bidirectional else hidden_dim
+        self.rnns = []
+        for i in range(num_layers):
+            rnn = cudnn_lstm(units, name=f"lstm_{i}")
+            if bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, merge_mode="concat", name=f"bilstm_{i}")
+            self.rnns.append(rnn)
+        self.drop = keras.layers.Dropout(dropout)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for rnn in self.rnns:
+            rnn.build(shape)
+            shape = shape[:2] + (self.hidden_dim,)
+        self.built = True
+
+    def call(self, inputs, mask=None, training=None):
+        x = inputs
+        states = []
+        for i, rnn in enumerate(self.rnns):
+            if i > 0:
+                x = self.drop(x, training=training)
+            result = rnn(x, mask=mask, training=training)
+            x = result[0]
+            if self.bidirectional:
+                _, h_f, c_f, h_b, c_b = result
+                states.append([ops.concatenate([h_f, h_b], -1), ops.concatenate([c_f, c_b], -1)])
+            else:
+                states.append([result[1], result[2]])
+        return x, states
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_dim=self.hidden_dim,
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            dropout=self.dropout,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="nmt")
+class LuongAttention(keras.layers.Layer):
+    """Luong global attention after the decoder LSTM: ``h~ = tanh(W_c [c; h])``.
+
+    ``score`` is ``dot`` (``h . s``) or ``general`` (``h W_a s``). Inputs: decoder outputs
+    ``(batch, tgt_len, hidden_dim)``, encoder outputs ``(batch, src_len, hidden_dim)`` and a source
+    mask ``(batch, src_len)``. Returns the attentional vectors ``(batch, tgt_len, output_dim)`` and
+    the weights ``(batch, tgt_len, src_len)``.
+    """
+
+    def __init__(self, hidden_dim: int, output_dim: int, score: str = "dot", **kwargs):
+        super().__init__(**kwargs)
+        if score not in ("dot", "general"):
+            raise ValueError(f"attention score must be 'dot' or 'general', got {score!r}")
+        self.hidden_dim = hidden_dim
+        self.output_dim = output_dim
+        self.score = score
+        self.w_a = (
+            keras.layers.Dense(hidden_dim, use_bias=False, name="w_a") if score == "general" else None
+        )
+        self.w_c = keras.layers.Dense(output_dim, activation="tanh", use_bias=False, name="w_c")
+        self.supports_masking = True
+
+    def build(self, query_shape, memory_shape=None, memory_mask_shape=None):
+        if self.w_a is not None:
+            self.w_a.build((None, None, self.hidden_dim))
+        self.w_c.build((None, None, 2 * self.hidden_dim))
+        self.built = True
+
+    def compute_mask(self, *args, **kwargs):
+        return None
+
+    def call(self, query, memory, memory_mask):
+        keys = self.w_a(memory) if self.w_a is not None else memory
+        scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))  # (batch, tgt_len, src_len)
+        mask = ops.expand_dims(ops.cast(memory_mask, "bool"), 1)
+        big = 1e9 if keras.backend.standardize_dtype(scores.dtype) == "float32" else 3e4
+        scores = ops.where(mask, scores, -big)
+        weights = ops.softmax(scores, axis=-1)
+        context = ops.matmul(weights, memory)  # (batch, tgt_len, hidden_dim)
+        return self.w_c(ops.concatenate([context, query], axis=-1)), weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hidden_dim=self.hidden_dim, output_dim=self.output_dim, score=self.score)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="nmt")
+class Decoder(keras.layers.Layer):
+    """Stacked LSTM decoder with optional Luong attention on top.
+
+    Training (teacher forcing) runs each LSTM once over the whole target, so cuDNN applies:
+    inputs ``(batch, tgt_len, embedding_dim)`` -> ``(batch, tgt_len, output_dim)``.
+    ``step`` runs the same weights one position at a time for search.
+    """
+
+    def __init__(
+        self,
+        hidden_dim: int,
+        num_layers: int,
+        attention: str,
+        output_dim: int,
+        dropout: float,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if attention not in ("none", "dot", "general"):
+            raise ValueError(f"attention must be none, dot or general, got {attention!r}")
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.attention_type = attention
+        self.output_dim = output_dim
+        self.dropout = dropout
+        self.rnns = [cudnn_lstm(hidden_dim, name=f"lstm_{i}") for i in range(num_layers)]
+        self.drop = keras.layers.Dropout(dropout)
+        if attention == "none":
+            self.attention = None
+            self.bridge = keras.layers.Dense(output_dim, activation="tanh", name="bridge")
+        else:
+            self.attention = LuongAttention(hidden_dim, output_dim, score=attention, name="attention")
+            self.bridge = None
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for rnn in self.rnns:
+            rnn.build(shape)
+            shape = shape[:2] + (self.hidden_dim,)
+        if self.attention is not None:
+            self.attention.build(shape)
+        else:
+            self.bridge.build(shape)
+        self.built = True
+
+    def compute_mask(self, *args, **kwargs):
+        return None
+
+    def _output(self, h, memory, memory_mask):
+        if self.attention is None:
+            return self.bridge(h), None
+        return self.attention(h, memory, memory_mask)
+
+    def call(self, inputs, initial_states, memory, memory_mask, mask=None, training=None):
+        x = inputs
+        for i, rnn in enumerate(self.rnns):
+            if i > 0:
+                x = self.drop(x, training=training)
+            x = rnn(x, initial_state=initial_states[i], mask=mask, training=training)[0]
+        x = self.drop(x, training=training)
+        out, weights = self._output(x, memory, memory_mask)
+        return out, weights
+
+    def step(self, inputs, states, memory, memory_mask):
+        """One decoding step.
+
+        ``inputs`` ``(batch, embedding_dim)``; ``states`` a list of ``[h, c]`` per layer, each
+        ``(batch, hidden_dim)``. Returns ``(batch, output_dim)``, the new states and attention
+        weights ``(batch, src_len)`` (None without attention).
+        """
+        x = inputs
+        new_states = []
+        for rnn, (h, c) in zip(self.rnns, states):
+            x, (h, c) = rnn.cell(x, [h, c], training=False)
+            new_states.append([h, c])
+        out, weights = self._output(ops.expand_dims(x, 1), memory, memory_mask)
+        out = ops.squeeze(out, 1)
+        weights = None if weights is None else ops.squeeze(weights, 1)
+        return out, new_states, weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_dim=self.hidden_dim,
+            num_layers=self.num_layers,
+            attention=self.attention_type,
+            output_dim=self.output_dim,
+            dropout=self.dropout,
+        )
+        return config

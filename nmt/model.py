@@ -1,0 +1,190 @@
+"""The Seq2Seq model: embeddings -> LSTM encoder -> LSTM decoder (+ attention) -> logits."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from nmt.config import ModelConfig
+from nmt.layers import Decoder, Encoder
+from nmt.tokenizer import PAD_ID
+
+
+@keras.saving.register_keras_serializable(package="nmt")
+class Seq2Seq(keras.Model):
+    """Encoder-decoder LSTM translation model.
+
+    ``call({"encoder_inputs": (batch, src_len), "decoder_inputs": (batch, tgt_len)})`` returns
+    float32 logits ``(batch, tgt_len, tgt_vocabulary_size)``. ``encode`` and ``decode_step`` expose
+    the two halves for search.
+    """
+
+    def __init__(
+        self,
+        src_vocabulary_size: int,
+        tgt_vocabulary_size: int,
+        embedding_dim: int,
+        hidden_dim: int,
+        encoder_layers: int,
+        decoder_layers: int,
+        bidirectional: bool,
+        attention: str,
+        dropout: float,
+        tie_embeddings: bool,
+        label_smoothing: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.src_vocabulary_size = src_vocabulary_size
+        self.tgt_vocabulary_size = tgt_vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.encoder_layers = encoder_layers
+        self.decoder_layers = decoder_layers
+        self.bidirectional = bidirectional
+        self.attention_type = attention
+        self.dropout_rate = dropout
+        self.tie_embeddings = tie_embeddings
+        self.label_smoothing = label_smoothing
+
+        self.src_embedding = keras.layers.Embedding(
+            src_vocabulary_size, embedding_dim, mask_zero=True, name="src_embedding"
+        )
+        self.tgt_embedding = keras.layers.Embedding(
+            tgt_vocabulary_size, embedding_dim, mask_zero=True, name="tgt_embedding"
+        )
+        self.embedding_dropout = keras.layers.Dropout(dropout)
+        self.encoder = Encoder(hidden_dim, encoder_layers, bidirectional, dropout, name="encoder")
+        output_dim = embedding_dim if tie_embeddings else hidden_dim
+        self.decoder = Decoder(
+            hidden_dim, decoder_layers, attention, output_dim, dropout, name="decoder"
+        )
+        if tie_embeddings:
+            self.output_projection = None
+        else:
+            self.output_projection = keras.layers.Dense(
+                tgt_vocabulary_size, dtype="float32", name="output_projection"
+            )
+
+    def build(self, input_shape=None):
+        self.src_embedding.build((None, None))
+        self.tgt_embedding.build((None, None))
+        self.encoder.build((None, None, self.embedding_dim))
+        self.decoder.build((None, None, self.embedding_dim))
+        if self.tie_embeddings:
+            self.output_bias = self.add_weight(
+                shape=(self.tgt_vocabulary_size,), initializer="zeros", name="output_bias"
+            )
+        else:
+            self.output_projection.build((None, None, self.decoder.output_dim))
+        self.built = True
+
+    # --- pieces ---------------------------------------------------------------------------
+    def _bridge_states(self, encoder_states):
+        """Decoder layer i starts from the final states of the matching top encoder layer."""
+        offset = self.encoder_layers - self.decoder_layers
+        return [
+            encoder_states[min(max(offset + i, 0), self.encoder_layers - 1)]
+            for i in range(self.decoder_layers)
+        ]
+
+    def _logits(self, x):
+        if self.tie_embeddings:
+            table = ops.cast(self.tgt_embedding.embeddings, x.dtype)
+            logits = ops.matmul(x, ops.transpose(table))
+            return ops.cast(logits, "float32") + self.output_bias
+        return ops.cast(self.output_projection(x), "float32")
+
+    def encode(self, src, training=False):
+        """``src`` ``(batch, src_len)`` -> memory ``(batch, src_len, hidden_dim)``, source mask
+        ``(batch, src_len)`` and the decoder's initial states (``[h, c]`` per decoder layer)."""
+        src_mask = ops.not_equal(src, PAD_ID)
+        x = self.embedding_dropout(self.src_embedding(src), training=training)
+        memory, states = self.encoder(x, mask=src_mask, training=training)
+        return memory, src_mask, self._bridge_states(states)
+
+    def decode_step(self, tokens, states, memory, src_mask):
+        """``tokens`` ``(batch,)`` -> log-probabilities ``(batch, tgt_vocabulary_size)``, new
+        states, attention weights ``(batch, src_len)`` or None."""
+        x = ops.take(self.tgt_embedding.embeddings, tokens, axis=0)  # no mask on a single step
+        out, states, weights = self.decoder.step(x, states, memory, src_mask)
+        return ops.log_softmax(self._logits(out), axis=-1), states, weights
+
+    def call(self, inputs, training=False):
+        src, tgt = inputs["encoder_inputs"], inputs["decoder_inputs"]
+        memory, src_mask, states = self.encode(src, training=training)
+        tgt_mask = ops.not_equal(tgt, PAD_ID)
+        y = self.embedding_dropout(self.tgt_embedding(tgt), training=training)
+        out, _ = self.decoder(y, states, memory, src_mask, mask=tgt_mask, training=training)
+        return self._logits(out)
+
+    def attention_weights(self, inputs):
+        """Teacher-forced attention ``(batch, tgt_len, src_len)`` (None without attention)."""
+        src, tgt = inputs["encoder_inputs"], inputs["decoder_inputs"]
+        memory, src_mask, states = self.encode(src)
+        y = self.tgt_embedding(tgt)
+        _, weights = self.decoder(y, states, memory, src_mask, mask=ops.not_equal(tgt, PAD_ID))
+        return weights
+
+    # --- training ---------------------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Label-smoothed cross-entropy averaged over non-padding target tokens."""
+        loss = smoothed_cross_entropy(y, y_pred, self.label_smoothing)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def get_config(self):
+        return {
+            "src_vocabulary_size": self.src_vocabulary_size,
+            "tgt_vocabulary_size": self.tgt_vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "hidden_dim": self.hidden_dim,
+            "encoder_layers": self.encoder_layers,
+            "decoder_layers": self.decoder_layers,
+            "bidirectional": self.bidirectional,
+            "attention": self.attention_type,
+            "dropout": self.dropout_rate,
+            "tie_embeddings": self.tie_embeddings,
+            "label_smoothing": self.label_smoothing,
+            "name": self.name,
+        }
+
+
+def smoothed_cross_entropy(labels, logits, label_smoothing: float):
+    """Mean over non-pad positions of ``(1 - e) * NLL + e * uniform cross-entropy``.
+
+    ``labels`` ``(batch, tgt_len)`` int, ``logits`` ``(batch, tgt_len, vocab)``.
+    """
+    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    labels = ops.cast(labels, "int32")
+    nll = -ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(labels, -1), axis=-1), -1)
+    if label_smoothing:
+        nll = (1.0 - label_smoothing) * nll - label_smoothing * ops.mean(log_probs, axis=-1)
+    mask = ops.cast(ops.not_equal(labels, PAD_ID), "float32")
+    return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def build_model(
+    config: ModelConfig,
+    src_vocabulary_size: int,
+    tgt_vocabulary_size: int,
+    label_smoothing: float = 0.0,
+) -> Seq2Seq:
+    """Build (and create the weights of) a Seq2Seq from a ModelConfig."""
+    model = Seq2Seq(
+        src_vocabulary_size=src_vocabulary_size,
+        tgt_vocabulary_size=tgt_vocabulary_size,
+        embedding_dim=config.embedding_dim,
+        hidden_dim=config.hidden_dim,
+        encoder_layers=config.encoder_layers,
+        decoder_layers=config.decoder_layers,
+        bidirectional=config.bidirectional,
+        attention=config.attention,
+        dropout=config.dropout,
+        tie_embeddings=config.tie_embeddings,
+        label_smoothing=label_smoothing,
+        name="seq2seq",
+    )
+    model.build()
+    return model

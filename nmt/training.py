@@ -1,0 +1,405 @@
+"""``train(config, run_dir)``: data, tokenizers, model, ``fit`` with callbacks, final evaluation.
+
+A run directory that already holds a training state is resumed from it: weights, optimizer,
+epoch, position inside the epoch, learning rate, early-stopping state. ``train.epochs`` counts
+epochs in total, resumed ones included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from nmt.batching import TrainingBatches
+from nmt.checkpoint import (
+    BEST_WEIGHTS,
+    CONFIG_FILE,
+    LAST_WEIGHTS,
+    LOG_FILE,
+    SPLIT_FILE,
+    initial_metadata,
+    load_tokenizers,
+    save_weights,
+    tokenizer_paths,
+    update_metadata,
+)
+from nmt.config import Config, config_from_dict, save_config
+from nmt.data import PreparedData, prepare_data, save_split
+from nmt.evaluation import format_scores, score_corpus
+from nmt.io import atomic_write_text
+from nmt.model import Seq2Seq, build_model
+from nmt.tokenizer import Tokenizer, train_tokenizer
+from nmt.translator import Translator
+
+BACKUP_DIR = "backup"
+STATE_WEIGHTS = "state.weights.h5"
+STATE_FILE = "state.json"
+# keys that may differ between the saved config and the one given when resuming
+RESUMABLE_CHANGES = {("train", "epochs"), ("train", "max_minutes"), ("train", "patience")}
+
+
+class TrainingError(ValueError):
+    """Training cannot start as asked."""
+
+
+def log(message: str) -> None:
+    print(f"[nmt] {message}", flush=True)
+
+
+# --- run preparation ----------------------------------------------------------------------------
+def _check_resumable(saved: Config, given: Config) -> Config:
+    """Return the config to resume with: the saved one, with the changes users may make."""
+    saved_dict, given_dict = saved.to_dict(), given.to_dict()
+    diffs = [
+        (section, key)
+        for section, values in saved_dict.items()
+        if isinstance(values, dict)
+        for key, value in values.items()
+        if given_dict[section][key] != value
+    ]
+    refused = [f"{s}.{k}" for s, k in diffs if (s, k) not in RESUMABLE_CHANGES]
+    if refused:
+        raise TrainingError(
+            "the run directory holds a run with a different config ("
+            + ", ".join(refused)
+            + "); resume it without those changes, or choose a new output directory"
+        )
+    for section, key in diffs:
+        setattr(getattr(saved, section), key, getattr(getattr(given, section), key))
+    return saved
+
+
+def prepare_tokenizers(config: Config, run_dir: Path, data: PreparedData) -> tuple[Tokenizer, Tokenizer]:
+    """Train SentencePiece on the training split only (or reuse the run's existing models)."""
+    src_path, tgt_path = tokenizer_paths(run_dir, config.data.joint_vocab)
+    if src_path.is_file() and tgt_path.is_file():
+        return load_tokenizers(run_dir, config)
+    d = config.data
+    train = data.splits.train
+    kwargs = dict(model_type=d.sp_model_type, character_coverage=d.character_coverage)
+    if d.joint_vocab:
+        texts = [p.src for p in train] + [p.tgt for p in train]
+        joint = train_tokenizer(texts, src_path, d.vocab_size, **kwargs)
+        return joint, joint
+    src = train_tokenizer((p.src for p in train), src_path, d.vocab_size, **kwargs)
+    tgt = train_tokenizer((p.tgt for p in train), tgt_path, d.vocab_size, **kwargs)
+    return src, tgt
+
+
+# --- callbacks ----------------------------------------------------------------------------------
+class TrainingState:
+    """Everything besides weights that a resumed run needs; saved as backup/state.json."""
+
+    def __init__(self) -> None:
+        self.epoch = 0  # epochs completed
+        self.batch = 0  # batches completed inside the current epoch (mid-epoch backups)
+        self.step = 0  # optimizer steps in total
+        self.best_bleu = -1.0
+        self.best_epoch = -1
+        self.wait = 0  # epochs without improvement (early stopping)
+        self.plateau_wait = 0
+        self.lr_scale = 1.0  # reduce-on-plateau factor applied so far
+        self.elapsed = 0.0  # training seconds over all sessions
+        self.stopped_early = False
+        self.history: list[dict[str, Any]] = []
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainingState:
+        state = cls()
+        unknown = set(values) - set(state.__dict__)
+        if unknown:
+            raise TrainingError(f"backup state has unknown keys {sorted(unknown)}")
+        state.__dict__.update(values)
+        return state
+
+
+def learning_rate_at(config: Config, state: TrainingState) -> float:
+    """Linear warm-up, then the configured decay (the plateau factor is in ``lr_scale``)."""
+    t = config.train
+    step = state.step + 1
+    lr = t.learning_rate
+    if t.warmup_steps and step < t.warmup_steps:
+        lr *= step / t.warmup_steps
+    elif t.lr_decay == "inverse_sqrt" and t.warmup_steps:
+        lr *= (t.warmup_steps / step) ** 0.5
+    return max(lr * state.lr_scale, t.min_learning_rate) if step >= t.warmup_steps else lr
+
+
+class Trainer(keras.callbacks.Callback):
+    """Per-batch learning rate and mid-epoch backups; per-epoch dev BLEU, best/last checkpoints,
+    reduce-on-plateau, early stopping, throughput, time limit and the resumable state."""
+
+    def __init__(
+        self,
+        config: Config,
+        run_dir: Path,
+        state: TrainingState,
+        batches: TrainingBatches,
+        translator: Translator,
+        inference_model: Seq2Seq,
+        dev_src: list[str],
+        dev_tgt: list[str],
+        backup_minutes: float = 10.0,
+    ):
+        super().__init__()
+        self.config = config
+        self.run_dir = run_dir
+        self.state = state
+        self.batches = batches
+        self.translator = translator
+        self.inference_model = inference_model
+        self.dev_src, self.dev_tgt = dev_src, dev_tgt
+        self.backup_seconds = backup_minutes * 60
+        self._epoch_start = 0.0
+        self._train_end = None
+        self._last_backup = time.time()
+        self._session_start = time.time()
+        self._elapsed_at_start = state.elapsed
+
+    # learning rate and mid-epoch backups
+    def _set_lr(self) -> None:
+        self.model.optimizer.learning_rate.assign(learning_rate_at(self.config, self.state))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._set_lr()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.state.step += 1
+        self.state.batch += 1
+        if time.time() - self._last_backup > self.backup_seconds:
+            self.save_state()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = epoch
+        self.batches.skip = self.state.batch if epoch == self.state.epoch else 0
+        if self.batches.skip:
+            log(f"epoch {epoch + 1}: skipping {self.batches.skip} batches already trained")
+        self._epoch_start = time.time()
+        self._train_end = None
+
+    def on_test_begin(self, logs=None):
+        if self._train_end is None:
+            self._train_end = time.time()
+
+    def _dev_scores(self) -> dict[str, Any]:
+        hyps = self.translator.translate(self.dev_src, beam_size=1)
+        return score_corpus(hyps, self.dev_tgt)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        train_seconds = (self._train_end or time.time()) - self._epoch_start
+        tokens = self.batches.tokens_last_epoch
+        logs["tokens_per_sec"] = round(tokens / max(train_seconds, 1e-9), 1)
+        logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+        start = time.time()
+        self.inference_model.set_weights(self.model.get_weights())
+        scores = self._dev_scores()
+        logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]
+        save_weights(self.inference_model, self.run_dir / LAST_WEIGHTS)
+        s = self.state
+        improved = scores["bleu"] > s.best_bleu
+        if improved:
+            s.best_bleu, s.best_epoch, s.wait, s.plateau_wait = scores["bleu"], epoch + 1, 0, 0
+            save_weights(self.inference_model, self.run_dir / BEST_WEIGHTS)
+        else:
+            s.wait += 1
+            s.plateau_wait += 1
+            t = self.config.train
+            if t.lr_decay == "plateau" and s.plateau_wait >= t.plateau_patience:
+                s.lr_scale *= t.plateau_factor
+                s.plateau_wait = 0
+                log(f"dev BLEU did not improve: learning rate scaled by {s.lr_scale:g}")
+        s.epoch, s.batch = epoch + 1, 0
+        s.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+        log(
+            f"epoch {epoch + 1}: dev BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f} "
+            f"(best {s.best_bleu:.2f} @ {s.best_epoch}); {logs['tokens_per_sec']:.0f} target "
+            f"tokens/s; dev eval {time.time() - start:.1f}s"
+        )
+        if s.wait >= self.config.train.patience:
+            log(f"early stopping: no dev BLEU gain in {s.wait} epochs")
+            s.stopped_early = True
+            self.model.stop_training = True
+        limit = self.config.train.max_minutes
+        if limit is not None and self._elapsed() / 60 >= limit:
+            log(f"time limit of {limit} minutes reached")
+            self.model.stop_training = True
+        self.save_state()
+
+    def _elapsed(self) -> float:
+        return self._elapsed_at_start + time.time() - self._session_start
+
+    def save_state(self) -> None:
+        """Write weights+optimizer, then the state that refers to them (both atomically)."""
+        self.state.elapsed = self._elapsed()
+        backup = self.run_dir / BACKUP_DIR
+        save_weights(self.model, backup / STATE_WEIGHTS)
+        atomic_write_text(backup / STATE_FILE, json.dumps(self.state.to_dict()))
+        self._last_backup = time.time()
+
+
+def load_state(run_dir: Path, model: Seq2Seq) -> TrainingState | None:
+    """Restore weights+optimizer from backup/, if a backup exists."""
+    backup = run_dir / BACKUP_DIR
+    if not (backup / STATE_FILE).is_file():
+        return None
+    state = TrainingState.from_dict(json.loads((backup / STATE_FILE).read_text(encoding="utf-8")))
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(backup / STATE_WEIGHTS))
+    return state
+
+
+# --- main entry -----------------------------------------------------------------------------------
+def _compile(model: Seq2Seq, config: Config) -> None:
+    t = config.train
+    optimizer = keras.optimizers.Adam(learning_rate=t.learning_rate, clipnorm=t.clipnorm or None)
+    model.compile(optimizer=optimizer, jit_compile=t.jit_compile)
+
+
+def train(config: Config, run_dir: str | Path) -> dict[str, Any]:
+    """Train (or resume) a model in ``run_dir``; returns the final metadata."""
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG_FILE).is_file():
+        from nmt.config import load_config
+
+        config = _check_resumable(load_config(run_dir / CONFIG_FILE), config)
+        log(f"resuming the run in {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / CONFIG_FILE)
+    keras.utils.set_random_seed(config.train.seed)
+    if config.train.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(config.train.mixed_precision)
+
+    data = prepare_data(config.data)
+    log(f"corpus {data.spec.name}: {data.report.summary()}")
+    splits = data.splits
+    log(f"split: {len(splits.train)} train, {len(splits.dev)} dev, {len(splits.test)} test pairs")
+    save_split(run_dir / SPLIT_FILE, data)
+    src_tok, tgt_tok = prepare_tokenizers(config, run_dir, data)
+    log(f"vocabulary: {src_tok.vocabulary_size} src, {tgt_tok.vocabulary_size} tgt pieces")
+
+    t = config.train
+    train_src = [p.src for p in splits.train]
+    train_tgt = [p.tgt for p in splits.train]
+
+    def sample_encode(epoch: int):
+        import sentencepiece as spm
+
+        spm.set_random_generator_seed(t.seed * 1000 + epoch)
+        return (
+            src_tok.encode(train_src, sample=True, alpha=t.sampling_alpha),
+            tgt_tok.encode(train_tgt, sample=True, alpha=t.sampling_alpha),
+        )
+
+    batches = TrainingBatches(
+        src_tok.encode(train_src),
+        tgt_tok.encode(train_tgt),
+        token_budget=t.token_budget,
+        max_batch_size=t.max_batch_size,
+        seed=t.seed,
+        max_tokens=config.data.max_tokens,
+        encode=sample_encode if t.subword_sampling else None,
+        fixed_shapes=t.jit_compile,
+        max_batches=t.steps_per_epoch,
+    )
+    if len(batches) == 0:
+        raise TrainingError("no training pairs left after cleaning and length filtering")
+    dev_batches = TrainingBatches(
+        src_tok.encode([p.src for p in splits.dev]),
+        tgt_tok.encode([p.tgt for p in splits.dev]),
+        token_budget=t.token_budget,
+        max_batch_size=t.max_batch_size,
+        seed=t.seed,
+        max_tokens=config.data.max_tokens,
+    )
+
+    model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing)
+    inference_model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size)
+    _compile(model, config)
+    log(f"model: {model.count_params():,} parameters")
+    state = load_state(run_dir, model)
+    if state is None:
+        state = TrainingState()
+        update_metadata(run_dir, **initial_metadata(config, src_tok, tgt_tok, model),
+                        attribution=data.spec.attribution, licence=data.spec.licence,
+                        corpus_sha256=data.fingerprint)
+    else:
+        log(f"restored epoch {state.epoch} (batch {state.batch}), step {state.step}, "
+            f"best dev BLEU {state.best_bleu:.2f} @ {state.best_epoch}, lr scale {state.lr_scale:g}")
+
+    dev_n = t.dev_eval_size or len(splits.dev)
+    translator = Translator(inference_model, src_tok, tgt_tok, config.decode, config=config)
+    trainer = Trainer(
+        config, run_dir, state, batches, translator, inference_model,
+        [p.src for p in splits.dev[:dev_n]], [p.tgt for p in splits.dev[:dev_n]],
+    )
+    callbacks: list[keras.callbacks.Callback] = [
+        trainer,
+        keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=True),
+    ]
+    if t.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
+    finished = state.stopped_early or state.epoch >= t.epochs
+    if (t.max_minutes is not None and state.elapsed / 60 >= t.max_minutes):
+        finished = True
+    if not finished:
+        model.fit(
+            batches.dataset(),
+            epochs=t.epochs,
+            initial_epoch=state.epoch,
+            shuffle=False,  # batches are shuffled by TrainingBatches
+            validation_data=dev_batches.dataset_fixed(),
+            callbacks=callbacks,
+            verbose=1 if os.environ.get("NMT_PROGRESS", "1") == "1" else 2,
+        )
+    else:
+        log("training already finished for this config (raise train.epochs to continue)")
+    return finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model)
+
+
+def finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model) -> dict[str, Any]:
+    """Evaluate the best checkpoint on the test split and record everything in metadata."""
+    inference_model.load_weights(str(run_dir / BEST_WEIGHTS))
+    translator = Translator(inference_model, src_tok, tgt_tok, config.decode, config=config)
+    results: dict[str, Any] = {}
+    if splits.test:
+        src = [p.src for p in splits.test]
+        ref = [p.tgt for p in splits.test]
+        for name, beam in (("greedy", 1), (f"beam{config.decode.beam_size}", config.decode.beam_size)):
+            if beam > 1 and not _has_beam_search():
+                continue
+            start = time.time()
+            hyps = translator.translate(src, beam_size=beam)
+            scores = score_corpus(hyps, ref, ("bleu", "chrf", "ter"))
+            scores["seconds"] = round(time.time() - start, 2)
+            results[name] = scores
+            log(f"test split ({len(src)} pairs), {name}:\n{format_scores(scores)}")
+    tokens_per_sec = [h["tokens_per_sec"] for h in state.history if "tokens_per_sec" in h]
+    return update_metadata(
+        run_dir,
+        best_epoch=state.best_epoch,
+        epochs_trained=state.epoch,
+        dev_bleu=state.best_bleu,
+        test_scores=results,
+        split_counts={k: len(getattr(splits, k)) for k in ("train", "dev", "test")},
+        training_seconds=round(state.elapsed, 1),
+        train_tokens_per_sec=round(float(np.median(tokens_per_sec)), 1) if tokens_per_sec else None,
+    )
+
+
+def _has_beam_search() -> bool:
+    import nmt.search
+
+    return hasattr(nmt.search, "beam_search")
+
+
+__all__ = ["train", "TrainingError", "config_from_dict"]
