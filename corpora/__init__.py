@@ -48,8 +48,7 @@ class CorpusSpec:
 
 
 CATALOGUE: dict[str, CatalogueEntry] = {
-    entry.name: entry
-    for entry in (CatalogueEntry(**fields) for fields in TATOEBA)
+    entry.name: entry for entry in (CatalogueEntry(**fields) for fields in TATOEBA)
 }
 
 

@@ -51,7 +51,9 @@ def resolve_run_dir(name_or_path: str | Path) -> Path:
     shipped = SHIPPED_DIR / str(name_or_path)
     if shipped.is_dir():
         return shipped
-    available = sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) if SHIPPED_DIR.is_dir() else []
+    available = (
+        sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) if SHIPPED_DIR.is_dir() else []
+    )
     raise CheckpointError(
         f"model {str(name_or_path)!r} not found: not a directory, nor a shipped model "
         f"({', '.join(available) or 'none shipped'})"

@@ -17,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
         "line from -i FILE / standard input to -o FILE / standard output.",
     )
     parser.add_argument(
-        "--model", "-m", default=DEFAULT_MODEL,
+        "--model",
+        "-m",
+        default=DEFAULT_MODEL,
         help=f"run directory or shipped model name (default: {DEFAULT_MODEL})",
     )
     parser.add_argument("-i", "--input", help="input file, one sentence per line (default stdin)")

@@ -30,7 +30,9 @@ class DataConfig:
     corpus: str = ""  # catalogue name, local TSV path, "SRC_FILE,TGT_FILE", or "hf:owner/name"
     src_lang: str = ""
     tgt_lang: str = ""
-    data_dir: str | None = None  # root of the corpus catalogue; else $NMT_DATA_DIR, ../shared/corpora
+    data_dir: str | None = (
+        None  # root of the corpus catalogue; else $NMT_DATA_DIR, ../shared/corpora
+    )
     hf_config: str | None = None  # hub dataset config name (e.g. "en-es")
     hf_split: str = "train"
     max_pairs: int | None = None  # keep only this many cleaned pairs (quick experiments)
@@ -71,7 +73,7 @@ class TrainConfig:
     max_batch_size: int = 256
     learning_rate: float = 2e-3
     warmup_steps: int = 500
-    lr_decay: Literal["none", "inverse_sqrt", "cosine", "plateau"] = "plateau"
+    lr_decay: Literal["none", "inverse_sqrt", "plateau"] = "plateau"  # plateau: on dev loss
     min_learning_rate: float = 1e-5
     plateau_factor: float = 0.5
     plateau_patience: int = 1
@@ -243,9 +245,8 @@ def _coerce_strings(values: dict[str, Any], cls: type = Config) -> None:
             continue
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
             _coerce_strings(value, hint)
-        elif hint in (str, str | None) and value is not None and not isinstance(value, str):
-            if isinstance(value, (bool, int, float)):
-                values[name] = str(value).lower() if isinstance(value, bool) else str(value)
+        elif hint in (str, str | None) and isinstance(value, (bool, int, float)):
+            values[name] = str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:

@@ -103,7 +103,9 @@ class LuongAttention(keras.layers.Layer):
         self.output_dim = output_dim
         self.score = score
         self.w_a = (
-            keras.layers.Dense(hidden_dim, use_bias=False, name="w_a") if score == "general" else None
+            keras.layers.Dense(hidden_dim, use_bias=False, name="w_a")
+            if score == "general"
+            else None
         )
         self.w_c = keras.layers.Dense(output_dim, activation="tanh", use_bias=False, name="w_c")
         self.supports_masking = True
@@ -165,7 +167,9 @@ class Decoder(keras.layers.Layer):
             self.attention = None
             self.bridge = keras.layers.Dense(output_dim, activation="tanh", name="bridge")
         else:
-            self.attention = LuongAttention(hidden_dim, output_dim, score=attention, name="attention")
+            self.attention = LuongAttention(
+                hidden_dim, output_dim, score=attention, name="attention"
+            )
             self.bridge = None
         self.supports_masking = True
 

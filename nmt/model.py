@@ -47,11 +47,22 @@ class Seq2Seq(keras.Model):
         self.tie_embeddings = tie_embeddings
         self.label_smoothing = label_smoothing
 
+        # std d^-0.5 keeps tied output logits at unit scale; Keras' default uniform(+-0.05)
+        # makes them so small that a tied model learns many times slower
+        init = keras.initializers.RandomNormal(stddev=embedding_dim**-0.5)
         self.src_embedding = keras.layers.Embedding(
-            src_vocabulary_size, embedding_dim, mask_zero=True, name="src_embedding"
+            src_vocabulary_size,
+            embedding_dim,
+            mask_zero=True,
+            embeddings_initializer=init,
+            name="src_embedding",
         )
         self.tgt_embedding = keras.layers.Embedding(
-            tgt_vocabulary_size, embedding_dim, mask_zero=True, name="tgt_embedding"
+            tgt_vocabulary_size,
+            embedding_dim,
+            mask_zero=True,
+            embeddings_initializer=init,
+            name="tgt_embedding",
         )
         self.embedding_dropout = keras.layers.Dropout(dropout)
         self.encoder = Encoder(hidden_dim, encoder_layers, bidirectional, dropout, name="encoder")

@@ -18,8 +18,8 @@ StepFn = Callable[[tf.Tensor, Any, Any], tuple[tf.Tensor, Any, Any]]
 
 
 class SearchResult(NamedTuple):
-    """``tokens`` ``(batch, n_best, length)`` padded with 0 after EOS; ``scores`` ``(batch, n_best)``
-    (length-normalised for beam search); ``log_probs`` ``(batch, n_best)`` raw sums;
+    """``tokens`` ``(batch, n_best, length)`` padded with 0 after EOS; ``scores``
+    ``(batch, n_best)`` (length-normalised for beam search); ``log_probs`` ``(batch, n_best)``;
     ``attention`` ``(batch, n_best, length, src_len)`` or an empty tensor."""
 
     tokens: tf.Tensor

@@ -75,7 +75,9 @@ def _check_resumable(saved: Config, given: Config) -> Config:
     return saved
 
 
-def prepare_tokenizers(config: Config, run_dir: Path, data: PreparedData) -> tuple[Tokenizer, Tokenizer]:
+def prepare_tokenizers(
+    config: Config, run_dir: Path, data: PreparedData
+) -> tuple[Tokenizer, Tokenizer]:
     """Train SentencePiece on the training split only (or reuse the run's existing models)."""
     src_path, tgt_path = tokenizer_paths(run_dir, config.data.joint_vocab)
     if src_path.is_file() and tgt_path.is_file():
@@ -101,6 +103,7 @@ class TrainingState:
         self.batch = 0  # batches completed inside the current epoch (mid-epoch backups)
         self.step = 0  # optimizer steps in total
         self.best_bleu = -1.0
+        self.best_val_loss = float("inf")
         self.best_epoch = -1
         self.wait = 0  # epochs without improvement (early stopping)
         self.plateau_wait = 0
@@ -206,18 +209,22 @@ class Trainer(keras.callbacks.Callback):
         logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]
         save_weights(self.inference_model, self.run_dir / LAST_WEIGHTS)
         s = self.state
-        improved = scores["bleu"] > s.best_bleu
-        if improved:
-            s.best_bleu, s.best_epoch, s.wait, s.plateau_wait = scores["bleu"], epoch + 1, 0, 0
+        if scores["bleu"] > s.best_bleu:
+            s.best_bleu, s.best_epoch, s.wait = scores["bleu"], epoch + 1, 0
             save_weights(self.inference_model, self.run_dir / BEST_WEIGHTS)
         else:
             s.wait += 1
+        # the learning rate follows dev loss: smoother than BLEU, and BLEU stays 0 early on
+        val_loss = float(logs.get("val_loss", float("nan")))
+        if val_loss < s.best_val_loss:
+            s.best_val_loss, s.plateau_wait = val_loss, 0
+        else:
             s.plateau_wait += 1
             t = self.config.train
             if t.lr_decay == "plateau" and s.plateau_wait >= t.plateau_patience:
                 s.lr_scale *= t.plateau_factor
                 s.plateau_wait = 0
-                log(f"dev BLEU did not improve: learning rate scaled by {s.lr_scale:g}")
+                log(f"dev loss did not improve: learning rate scaled by {s.lr_scale:g}")
         s.epoch, s.batch = epoch + 1, 0
         s.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
         log(
@@ -322,34 +329,50 @@ def train(config: Config, run_dir: str | Path) -> dict[str, Any]:
         max_tokens=config.data.max_tokens,
     )
 
-    model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing)
+    model = build_model(
+        config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
+    )
     inference_model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size)
     _compile(model, config)
     log(f"model: {model.count_params():,} parameters")
     state = load_state(run_dir, model)
     if state is None:
         state = TrainingState()
-        update_metadata(run_dir, **initial_metadata(config, src_tok, tgt_tok, model),
-                        attribution=data.spec.attribution, licence=data.spec.licence,
-                        corpus_sha256=data.fingerprint)
+        update_metadata(
+            run_dir,
+            **initial_metadata(config, src_tok, tgt_tok, model),
+            attribution=data.spec.attribution,
+            licence=data.spec.licence,
+            corpus_sha256=data.fingerprint,
+        )
     else:
-        log(f"restored epoch {state.epoch} (batch {state.batch}), step {state.step}, "
-            f"best dev BLEU {state.best_bleu:.2f} @ {state.best_epoch}, lr scale {state.lr_scale:g}")
+        log(
+            f"restored epoch {state.epoch} (batch {state.batch}), step {state.step}, "
+            f"best dev BLEU {state.best_bleu:.2f} @ {state.best_epoch}, lr scale {state.lr_scale:g}"
+        )
 
     dev_n = t.dev_eval_size or len(splits.dev)
     translator = Translator(inference_model, src_tok, tgt_tok, config.decode, config=config)
     trainer = Trainer(
-        config, run_dir, state, batches, translator, inference_model,
-        [p.src for p in splits.dev[:dev_n]], [p.tgt for p in splits.dev[:dev_n]],
+        config,
+        run_dir,
+        state,
+        batches,
+        translator,
+        inference_model,
+        [p.src for p in splits.dev[:dev_n]],
+        [p.tgt for p in splits.dev[:dev_n]],
     )
     callbacks: list[keras.callbacks.Callback] = [
         trainer,
         keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=True),
     ]
     if t.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
+        callbacks.append(
+            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False)
+        )
     finished = state.stopped_early or state.epoch >= t.epochs
-    if (t.max_minutes is not None and state.elapsed / 60 >= t.max_minutes):
+    if t.max_minutes is not None and state.elapsed / 60 >= t.max_minutes:
         finished = True
     if not finished:
         model.fit(
@@ -374,7 +397,10 @@ def finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model) ->
     if splits.test:
         src = [p.src for p in splits.test]
         ref = [p.tgt for p in splits.test]
-        for name, beam in (("greedy", 1), (f"beam{config.decode.beam_size}", config.decode.beam_size)):
+        for name, beam in (
+            ("greedy", 1),
+            (f"beam{config.decode.beam_size}", config.decode.beam_size),
+        ):
             if beam > 1 and not _has_beam_search():
                 continue
             start = time.time()

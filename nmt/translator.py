@@ -70,9 +70,12 @@ class Translator:
         model = self.model
         memory, src_mask, states = model.encode(src)
         src_lengths = tf.reduce_sum(tf.cast(src_mask, tf.int32), axis=1)
-        max_lengths = tf.cast(
-            tf.math.ceil(self.decode.max_length_a * tf.cast(src_lengths, tf.float32)), tf.int32
-        ) + self.decode.max_length_b
+        max_lengths = (
+            tf.cast(
+                tf.math.ceil(self.decode.max_length_a * tf.cast(src_lengths, tf.float32)), tf.int32
+            )
+            + self.decode.max_length_b
+        )
 
         def step(tokens, states, context):
             memory, src_mask = context
