@@ -80,3 +80,212 @@ def greedy_search(
         tf.transpose(attn.stack(), [1, 0, 2])[:, None] if collect else tf.zeros([0], tf.float32)
     )
     return SearchResult(result, total[:, None], total[:, None], attention)
+
+
+NEG_INF = -1e9  # a finite "minus infinity": arithmetic on it never gives NaN
+
+
+def gnmt_penalty(lengths: tf.Tensor, alpha: float) -> tf.Tensor:
+    """GNMT length penalty ``((5 + |Y|) / 6) ** alpha``; ``lengths`` count the EOS token."""
+    return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
+
+
+def beam_search(
+    step_fn: StepFn,
+    states: Any,
+    context: Any,
+    max_lengths: tf.Tensor,
+    bos_id: int,
+    eos_id: int,
+    beam_size: int = 5,
+    n_best: int = 1,
+    length_penalty: float = 0.6,
+    pad_id: int = 0,
+    src_len: tf.Tensor | None = None,
+) -> SearchResult:
+    """Batched beam search with GNMT length normalisation, in one ``tf.while_loop``.
+
+    All sentences and all their beams run together as ``batch * beam_size`` rows of ``step_fn``.
+    A hypothesis that emits EOS joins its sentence's finished list, which keeps the ``n_best``
+    best by normalised score ``log_prob / gnmt_penalty(length, length_penalty)``. A sentence is
+    done when no alive hypothesis can still beat its ``n_best``-th finished one, even if every
+    further token had probability 1; at ``max_lengths`` ``(batch,)`` only EOS may follow.
+    ``beam_size=1`` is exactly ``greedy_search`` (scores normalised the same way). Returns a
+    SearchResult, hypotheses best first; with ``src_len`` set, attention is collected.
+    """
+    if beam_size < 1 or not 1 <= n_best <= beam_size:
+        raise ValueError(
+            f"need beam_size >= 1 and 1 <= n_best <= beam_size, got {beam_size} and {n_best}"
+        )
+    alpha = float(length_penalty)
+    if beam_size == 1:
+        result = greedy_search(
+            step_fn, states, context, max_lengths, bos_id, eos_id, pad_id, src_len
+        )
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(result.tokens, pad_id), tf.int32), axis=-1)
+        return result._replace(scores=result.log_probs / gnmt_penalty(lengths, alpha))
+    search = _BeamSearch(
+        step_fn, context, max_lengths, eos_id, beam_size, n_best, alpha, pad_id, src_len
+    )
+    return search.run(states, bos_id)
+
+
+class _Beams(NamedTuple):
+    """Loop state. ``alive_*`` are ``(batch, beam, ...)``, ``fin_*`` ``(batch, n_best, ...)``;
+    sequences ``(..., limit)``; attention ``(..., limit, src_len)`` or an empty tensor."""
+
+    t: tf.Tensor
+    tokens: tf.Tensor
+    states: Any
+    alive_log_probs: tf.Tensor
+    alive_seq: tf.Tensor
+    alive_attn: tf.Tensor
+    fin_scores: tf.Tensor
+    fin_log_probs: tf.Tensor
+    fin_seq: tf.Tensor
+    fin_attn: tf.Tensor
+    done: tf.Tensor
+
+
+def _write(buffer: tf.Tensor, t: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    """``buffer`` ``(batch, k, limit, ...)`` with position ``t`` of axis 2 set to ``values``
+    ``(batch, k, ...)``."""
+    at_t = tf.equal(tf.range(tf.shape(buffer)[2]), t)
+    at_t = tf.reshape(at_t, [1, 1, -1] + [1] * (len(buffer.shape) - 3))
+    return tf.where(at_t, tf.expand_dims(values, 2), buffer)
+
+
+def _gather(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """``x`` ``(batch, k, ...)``, ``index`` ``(batch, m)`` -> ``(batch, m, ...)``."""
+    return tf.gather(x, index, batch_dims=1)
+
+
+class _BeamSearch:
+    """The pieces of ``beam_search``: initial state, loop condition, one step, the result."""
+
+    def __init__(self, step_fn, context, max_lengths, eos_id, beam, n_best, alpha, pad_id, src_len):
+        self.step_fn = step_fn
+        self.context = _tile(context, beam)
+        self.max_lengths = tf.cast(max_lengths, tf.int32)
+        self.eos_id, self.beam, self.n_best, self.alpha = eos_id, beam, n_best, alpha
+        self.pad_id = pad_id
+        self.collect = src_len is not None
+        self.src_len = src_len
+        self.batch = tf.shape(max_lengths)[0]
+        self.limit = tf.reduce_max(self.max_lengths) + 1
+        # the best normalised score an alive hypothesis could still reach is at the longest
+        # length when alpha >= 0 (the shortest when alpha < 0, an odd but legal setting)
+        self.bound_length = self.max_lengths + 1
+
+    def _attn_buffer(self, k: int) -> tf.Tensor:
+        if not self.collect:
+            return tf.zeros([0], tf.float32)
+        return tf.zeros([self.batch, k, self.limit, self.src_len], tf.float32)
+
+    def run(self, states: Any, bos_id: int) -> SearchResult:
+        batch, beam, n = self.batch, self.beam, self.n_best
+        first_only = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)  # one live beam at t=0
+        init = _Beams(
+            t=tf.constant(0),
+            tokens=tf.fill([batch, beam], tf.constant(bos_id, tf.int32)),
+            states=_tile(states, beam),
+            alive_log_probs=tf.tile(first_only[None], [batch, 1]),
+            alive_seq=tf.fill([batch, beam, self.limit], tf.constant(self.pad_id, tf.int32)),
+            alive_attn=self._attn_buffer(beam),
+            fin_scores=tf.fill([batch, n], NEG_INF),
+            fin_log_probs=tf.fill([batch, n], NEG_INF),
+            fin_seq=tf.fill([batch, n, self.limit], tf.constant(self.pad_id, tf.int32)),
+            fin_attn=self._attn_buffer(n),
+            done=tf.zeros([batch], tf.bool),
+        )
+        final = tf.while_loop(self._cond, self._body, (init,), maximum_iterations=self.limit)[0]
+        return self._result(final)
+
+    def _cond(self, s: _Beams) -> tf.Tensor:
+        return tf.logical_and(s.t < self.limit, tf.logical_not(tf.reduce_all(s.done)))
+
+    def _step_log_probs(self, s: _Beams):
+        """Run the step function on all beams: log-probs ``(batch, beam, vocab)``, new states
+        (not yet reordered) and attention ``(batch, beam, src_len)`` or None."""
+        log_probs, states, weights = self.step_fn(
+            tf.reshape(s.tokens, [-1]), s.states, self.context
+        )
+        vocab = tf.shape(log_probs)[-1]
+        log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [self.batch, self.beam, vocab])
+        # at its length limit a sentence may only end
+        eos_only = tf.one_hot(self.eos_id, vocab, on_value=0.0, off_value=NEG_INF)
+        forced = (s.t >= self.max_lengths)[:, None, None]
+        log_probs = tf.where(forced, log_probs + eos_only, log_probs)
+        if self.collect:
+            if weights is None:  # a model without attention: report zeros
+                weights = tf.zeros([self.batch * self.beam, self.src_len], tf.float32)
+            weights = tf.reshape(tf.cast(weights, tf.float32), [self.batch, self.beam, -1])
+        return log_probs, vocab, states, weights
+
+    def _body(self, s: _Beams):
+        beam, t = self.beam, s.t
+        log_probs, vocab, states, weights = self._step_log_probs(s)
+        # 2 * beam candidates always leave beam ones that do not end (at most beam end in EOS)
+        total = tf.reshape(s.alive_log_probs[:, :, None] + log_probs, [self.batch, -1])
+        top_scores, top_index = tf.math.top_k(total, k=2 * beam)
+        parent, token = top_index // vocab, top_index % vocab
+        is_eos = tf.equal(token, self.eos_id)
+        valid = tf.logical_and(top_scores > NEG_INF / 2, tf.logical_not(s.done)[:, None])
+
+        # alive: the best candidates that did not end
+        alive_scores, pick = tf.math.top_k(tf.where(is_eos, NEG_INF, top_scores), k=beam)
+        alive_scores = tf.where(s.done[:, None], NEG_INF, tf.maximum(alive_scores, NEG_INF))
+        alive_parent, alive_token = _gather(parent, pick), _gather(token, pick)
+        rows = tf.reshape(alive_parent + tf.range(self.batch)[:, None] * beam, [-1])
+        states = tf.nest.map_structure(lambda x: tf.gather(x, rows), states)
+        alive_seq = _write(_gather(s.alive_seq, alive_parent), t, alive_token)
+        alive_attn = s.alive_attn
+        if self.collect:
+            alive_attn = _write(
+                _gather(s.alive_attn, alive_parent), t, _gather(weights, alive_parent)
+            )
+
+        # finished: merge the candidates that ended with the kept ones
+        ended = tf.where(
+            tf.logical_and(is_eos, valid), top_scores / gnmt_penalty(t + 1, self.alpha), NEG_INF
+        )
+        fin_scores, pick = tf.math.top_k(tf.concat([s.fin_scores, ended], 1), k=self.n_best)
+        ended_log_probs = tf.where(ended > NEG_INF / 2, top_scores, NEG_INF)
+        fin_log_probs = _gather(tf.concat([s.fin_log_probs, ended_log_probs], 1), pick)
+        ended_seq = _write(_gather(s.alive_seq, parent), t, token)
+        fin_seq = _gather(tf.concat([s.fin_seq, ended_seq], 1), pick)
+        fin_attn = s.fin_attn
+        if self.collect:
+            ended_attn = _write(_gather(s.alive_attn, parent), t, _gather(weights, parent))
+            fin_attn = _gather(tf.concat([s.fin_attn, ended_attn], 1), pick)
+
+        done = tf.logical_or(s.done, self._cannot_improve(t, alive_scores[:, 0], fin_scores))
+        new = _Beams(
+            t + 1, alive_token, states, alive_scores, alive_seq, alive_attn,
+            fin_scores, fin_log_probs, fin_seq, fin_attn, done,
+        )  # fmt: skip
+        return (new,)
+
+    def _cannot_improve(self, t, best_alive, fin_scores) -> tf.Tensor:
+        """``(batch,)``: no alive hypothesis can beat the ``n_best``-th finished one."""
+        longest = best_alive / gnmt_penalty(self.bound_length, self.alpha)
+        shortest = best_alive / gnmt_penalty(t + 2, self.alpha)
+        bound = tf.maximum(longest, shortest)
+        return tf.logical_or(
+            tf.logical_or(fin_scores[:, -1] >= bound, best_alive <= NEG_INF / 2),
+            t >= self.max_lengths,
+        )
+
+    def _result(self, s: _Beams) -> SearchResult:
+        # a slot that never received a hypothesis (tiny vocabularies) is empty
+        found = (s.fin_scores > NEG_INF / 2)[:, :, None]
+        s = s._replace(fin_seq=tf.where(found, s.fin_seq, self.pad_id))
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(s.fin_seq, self.pad_id), tf.int32), -1)
+        length = tf.maximum(tf.reduce_max(lengths), 1)
+        attention = s.fin_attn[:, :, :length] if self.collect else s.fin_attn
+        return SearchResult(s.fin_seq[:, :, :length], s.fin_scores, s.fin_log_probs, attention)
+
+
+def _tile(nest: Any, beam: int) -> Any:
+    """Repeat every ``(batch, ...)`` tensor of a nest to ``(batch * beam, ...)``, beams adjacent."""
+    return tf.nest.map_structure(lambda x: tf.repeat(x, beam, axis=0), nest)

@@ -1,0 +1,245 @@
+"""Search strategies on hand-made step functions whose best sequences are known."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nmt.search import NEG_INF, beam_search, gnmt_penalty, greedy_search
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+A, B, C, D = 4, 5, 6, 7
+VOCAB = 8
+NEVER = -30.0  # log-prob of tokens a step function never wants (pad, unk, bos)
+
+
+def markov_step(table: dict[int, dict[int, float]]):
+    """A step function whose next-token distribution depends on the last token only."""
+    matrix = np.full((VOCAB, VOCAB), NEVER, np.float32)
+    for prev, nxt in table.items():
+        for token, prob in nxt.items():
+            matrix[prev, token] = math.log(prob)
+    matrix = tf.constant(matrix)
+
+    def step(tokens, states, context):
+        return tf.gather(matrix, tokens), states, None
+
+    return step
+
+
+# greedy takes A (0.6) then C (0.5) then EOS: p = 0.30; the best sequence is B EOS: p = 0.36
+TRAP = {
+    BOS: {A: 0.6, B: 0.4},
+    A: {C: 0.5, D: 0.5},
+    B: {EOS: 0.9, A: 0.1},
+    C: {EOS: 1.0},
+    D: {EOS: 1.0},
+}
+
+
+def run(search, step, batch=1, max_len=6, **kwargs):
+    states = [tf.zeros([batch, 1])]
+    context = tf.zeros([batch, 1])
+    lengths = tf.fill([batch], max_len)
+    return search(step, states, context, lengths, BOS, EOS, **kwargs)
+
+
+def strip(row) -> list[int]:
+    out = []
+    for token in row.tolist():
+        if token in (EOS, PAD):
+            break
+        out.append(token)
+    return out
+
+
+def test_greedy_follows_the_locally_best_token():
+    result = run(greedy_search, markov_step(TRAP))
+    assert strip(result.tokens[0, 0].numpy()) == [A, C]
+    assert result.log_probs[0, 0].numpy() == pytest.approx(math.log(0.3), abs=1e-5)
+
+
+def test_beam_finds_the_better_sequence_greedy_misses():
+    result = run(beam_search, markov_step(TRAP), beam_size=2, length_penalty=0.0)
+    assert strip(result.tokens[0, 0].numpy()) == [B]
+    assert result.log_probs[0, 0].numpy() == pytest.approx(math.log(0.36), abs=1e-5)
+    assert result.scores[0, 0].numpy() == pytest.approx(math.log(0.36), abs=1e-5)
+
+
+def test_beam_size_one_is_exactly_greedy():
+    step = markov_step(TRAP)
+    greedy = run(greedy_search, step, batch=3)
+    beam = run(beam_search, step, batch=3, beam_size=1)
+    np.testing.assert_array_equal(greedy.tokens.numpy(), beam.tokens.numpy())
+    np.testing.assert_allclose(greedy.log_probs.numpy(), beam.log_probs.numpy())
+
+
+def test_n_best_lists_are_ordered_and_distinct():
+    result = run(beam_search, markov_step(TRAP), beam_size=4, n_best=4, length_penalty=0.0)
+    hyps = [tuple(strip(row)) for row in result.tokens[0].numpy()]
+    scores = result.scores[0].numpy()
+    assert hyps[0] == (B,)
+    assert sorted(hyps[:3]) == sorted([(B,), (A, C), (A, D)])
+    assert len(set(hyps)) == 4
+    assert np.all(np.diff(scores) <= 0), scores
+    expected = [math.log(p) for p in (0.36, 0.3, 0.3)]
+    np.testing.assert_allclose(scores[:3], expected, atol=1e-5)
+
+
+def test_length_normalisation_prefers_longer_with_alpha():
+    # EOS at once: p = 0.5, normalised -0.69; A B C EOS: p = 0.405 (raw loses) but with alpha = 1
+    # its length penalty (5 + 4) / 6 = 1.5 gives -0.60, so it wins
+    table = {BOS: {EOS: 0.5, A: 0.5}, A: {B: 0.9, EOS: 0.1}, B: {C: 0.9, EOS: 0.1}, C: {EOS: 1.0}}
+    step = markov_step(table)
+    raw = run(beam_search, step, beam_size=3, length_penalty=0.0)
+    assert strip(raw.tokens[0, 0].numpy()) == []
+    normalised = run(beam_search, step, beam_size=3, length_penalty=1.0)
+    assert strip(normalised.tokens[0, 0].numpy()) == [A, B, C]
+    expected = math.log(0.5 * 0.9 * 0.9) / ((5 + 4) / 6)
+    assert normalised.scores[0, 0].numpy() == pytest.approx(expected, abs=1e-5)
+    assert normalised.log_probs[0, 0].numpy() == pytest.approx(math.log(0.405), abs=1e-5)
+
+
+def test_max_length_forces_an_end():
+    step = markov_step({BOS: {A: 1.0}, A: {A: 0.99, EOS: 0.01}})
+    result = run(beam_search, step, max_len=3, beam_size=2)
+    assert strip(result.tokens[0, 0].numpy()) == [A, A, A]
+    assert result.tokens.shape[-1] == 4  # three tokens and EOS
+
+
+# --- exact search on a step function whose distribution depends on the whole prefix ---------
+PRIME = 1009
+
+
+def prefix_step(seed: int):
+    """State = a hash of the whole prefix, so a beam that is reordered wrongly gives a wrong
+    distribution. Tokens A, B, C and EOS are possible."""
+    rng = np.random.default_rng(seed)
+    table = np.full((PRIME, VOCAB), NEVER, np.float32)
+    logits = rng.normal(size=(PRIME, 4)) * 2
+    table[:, [EOS, A, B, C]] = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    table_t = tf.constant(table)
+
+    def step(tokens, states, context):
+        (h,) = states
+        h = (h * 31 + tokens) % PRIME
+        return tf.gather(table_t, h), [h], None
+
+    return step, table
+
+
+def exhaustive_scores(table, start, max_len, alpha):
+    """All sequences (EOS after at most ``max_len`` tokens) as (normalised score, tokens),
+    best first: brute force over what ``prefix_step`` computes."""
+    results = []
+    for n in range(max_len + 1):
+        for seq in itertools.product([A, B, C], repeat=n):
+            h, total = start, 0.0
+            prev = BOS
+            for token in (*seq, EOS):
+                h = (h * 31 + prev) % PRIME
+                total += float(table[h, token])
+                prev = token
+            results.append((total / ((5 + n + 1) / 6) ** alpha, list(seq)))
+    results.sort(key=lambda r: -r[0])
+    return results
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_wide_beam_is_exact_search_for_a_batch(alpha):
+    step, table = prefix_step(7)
+    starts = [0, 5, 11]
+    max_len = 3
+    states = [tf.constant(starts, tf.int32)]
+    result = beam_search(
+        step,
+        states,
+        tf.zeros([3, 1]),
+        tf.fill([3], max_len),
+        BOS,
+        EOS,
+        beam_size=27,
+        n_best=5,
+        length_penalty=alpha,
+    )
+    for row, start in enumerate(starts):
+        best = exhaustive_scores(table, start, max_len, alpha)[:5]
+        got = [strip(seq) for seq in result.tokens[row].numpy()]
+        assert got == [seq for _, seq in best]
+        np.testing.assert_allclose(result.scores[row].numpy(), [s for s, _ in best], atol=1e-4)
+
+
+def test_small_beam_batch_matches_one_by_one():
+    """Sentences in one batch do not influence each other."""
+    step, _ = prefix_step(3)
+    starts = [1, 2, 3, 4]
+    together = beam_search(
+        step, [tf.constant(starts)], tf.zeros([4, 1]), tf.constant([2, 5, 3, 6]), BOS, EOS,
+        beam_size=3, n_best=2,
+    )  # fmt: skip
+    for row, (start, max_len) in enumerate(zip(starts, [2, 5, 3, 6])):
+        alone = beam_search(
+            step, [tf.constant([start])], tf.zeros([1, 1]), tf.constant([max_len]), BOS, EOS,
+            beam_size=3, n_best=2,
+        )  # fmt: skip
+        for k in range(2):
+            assert strip(together.tokens[row, k].numpy()) == strip(alone.tokens[0, k].numpy())
+        np.testing.assert_allclose(together.scores[row].numpy(), alone.scores[0].numpy(), 1e-5)
+
+
+def test_attention_is_collected_and_reordered_with_the_beams():
+    """The step function 'attends' to source position = its state hash mod src_len."""
+    step, _ = prefix_step(5)
+    src_len = 4
+
+    def attending(tokens, states, context):
+        log_probs, new_states, _ = step(tokens, states, context)
+        weights = tf.one_hot(new_states[0] % src_len, src_len)
+        return log_probs, new_states, weights
+
+    result = beam_search(
+        attending, [tf.constant([0, 9])], tf.zeros([2, 1]), tf.constant([4, 4]), BOS, EOS,
+        beam_size=3, n_best=2, src_len=tf.constant(src_len),
+    )  # fmt: skip
+    assert result.attention.shape[:3] == result.tokens.shape
+    assert result.attention.shape[3] == src_len
+    for row, start in enumerate([0, 9]):
+        for k in range(2):
+            seq = strip(result.tokens[row, k].numpy())
+            h, prev = start, BOS
+            for pos, token in enumerate([*seq, EOS]):
+                h = (h * 31 + prev) % PRIME
+                assert result.attention[row, k, pos].numpy().argmax() == h % src_len
+                prev = token
+
+
+def test_beam_search_runs_inside_tf_function_with_varying_shapes():
+    step, _ = prefix_step(1)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)],
+        reduce_retracing=True,
+    )
+    def search(starts, max_lengths):
+        return beam_search(step, [starts], tf.zeros([tf.shape(starts)[0], 1]), max_lengths,
+                           BOS, EOS, beam_size=4, n_best=2)  # fmt: skip
+
+    for n in (1, 3, 7):
+        out = search(tf.range(n), tf.fill([n], 4))
+        assert out.tokens.shape[:2] == (n, 2)
+    assert search.experimental_get_tracing_count() == 1
+
+
+def test_invalid_arguments_are_rejected():
+    with pytest.raises(ValueError, match="n_best"):
+        run(beam_search, markov_step(TRAP), beam_size=2, n_best=3)
+
+
+def test_penalty_is_gnmt():
+    assert float(gnmt_penalty(tf.constant(1), 0.6)) == pytest.approx(1.0)
+    assert float(gnmt_penalty(tf.constant(7), 1.0)) == pytest.approx(2.0)
+    assert NEG_INF < -1e8
