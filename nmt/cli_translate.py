@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from nmt.env import quiet_tensorflow
 
@@ -14,49 +19,229 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="translate.py",
         description="Translate with a trained model: interactively at a terminal, or line by "
-        "line from -i FILE / standard input to -o FILE / standard output.",
+        "line from -i FILE / standard input to -o FILE / standard output (always exactly one "
+        "output line per input line).",
     )
-    parser.add_argument(
+    add = parser.add_argument
+    add(
         "--model",
         "-m",
         default=DEFAULT_MODEL,
         help=f"run directory or shipped model name (default: {DEFAULT_MODEL})",
     )
-    parser.add_argument("-i", "--input", help="input file, one sentence per line (default stdin)")
-    parser.add_argument("-o", "--output", help="output file (default stdout)")
-    parser.add_argument("--beam", type=int, help="beam size (default: the model's; 1 = greedy)")
+    add("--weights", choices=("best", "last"), default="best", help="which checkpoint to load")
+    add("-i", "--input", help="input file, one sentence per line (default: standard input)")
+    add("-o", "--output", help="output file (default: standard output)")
+    add("--beam", "-b", type=int, help="beam size (default: the model's; 1 = greedy)")
+    add("--alpha", type=float, help="length penalty alpha (default: the model's)")
+    add(
+        "--n-best",
+        type=int,
+        default=1,
+        help="with --n-best-file: how many translations per line to list (<= beam size)",
+    )
+    add("--n-best-file", help="write n-best lists here: 'LINE ||| text ||| score ||| log-prob'")
+    add(
+        "--align",
+        action="store_true",
+        help="append ' ||| ' and Pharaoh word alignments ('0-0 1-2 ...') to each line",
+    )
+    add("--plot-attention", metavar="DIR", help="write an attention heat map PNG per line here")
+    add(
+        "--scores",
+        action="store_true",
+        help="append ' ||| ' and the translation's log-probability to each line",
+    )
+    add("-r", "--reference", help="reference translations: print sacreBLEU BLEU and chrF")
+    add(
+        "--chunk-lines",
+        type=int,
+        default=4000,
+        help="lines read and sorted together (memory bound; 1 for line-at-a-time pipes)",
+    )
+    add("--quiet", "-q", action="store_true", help="no progress bar, no timing messages")
+    add("--interactive", action="store_true", help="interactive even when input is not a terminal")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = _check_args(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
     quiet_tensorflow()
     from nmt.checkpoint import CheckpointError
     from nmt.translator import Translator
 
     try:
-        translator = Translator.from_checkpoint(args.model)
+        translator = Translator.from_checkpoint(args.model, weights=args.weights)
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    source = open(args.input, encoding="utf-8", errors="replace") if args.input else sys.stdin
-    if args.input is None and sys.stdin.isatty():
-        return interactive(translator, args.beam)
-    lines = [line.rstrip("\n") for line in source]
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    for text in translator.translate(lines, beam_size=args.beam):
-        out.write(text + "\n")
-    out.flush()
+    if args.alpha is not None:
+        translator.decode.length_penalty = args.alpha
+    if (args.align or args.plot_attention) and not translator.has_attention:
+        print(
+            "error: this model has no attention, so --align and --plot-attention are not available",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.quiet:
+        print(f"loaded {args.model} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    if args.interactive or (args.input is None and sys.stdin.isatty()):
+        from nmt import interactive
+
+        return interactive.run(translator, args.beam, args.n_best)
+    return translate_file(translator, args)
+
+
+def _check_args(args: argparse.Namespace) -> str | None:
+    if args.beam is not None and args.beam < 1:
+        return "--beam must be >= 1"
+    if args.n_best < 1:
+        return "--n-best must be >= 1"
+    if args.beam is not None and args.n_best > args.beam:
+        return f"--n-best {args.n_best} is larger than --beam {args.beam}"
+    if args.chunk_lines < 1:
+        return "--chunk-lines must be >= 1"
+    for name in ("input", "reference"):
+        path = getattr(args, name)
+        if path is not None and not Path(path).is_file():
+            return f"--{name} {path}: no such file"
+    return None
+
+
+def translate_file(translator, args: argparse.Namespace) -> int:
+    """Translate ``args.input`` (or stdin) to ``args.output`` (or stdout), one line per line."""
+    from nmt.streaming import one_line, read_lines, repair_summary, translate_lines
+
+    beam = args.beam or translator.decode.beam_size
+    n_best = min(args.n_best, beam)
+    stats: Counter = Counter()
+    with ExitStack() as stack:
+        source: BinaryIO = (
+            stack.enter_context(open(args.input, "rb")) if args.input else sys.stdin.buffer
+        )
+        out: TextIO = (
+            stack.enter_context(open(args.output, "w", encoding="utf-8", newline="\n"))
+            if args.output
+            else _utf8(sys.stdout)
+        )
+        nbest_out = (
+            stack.enter_context(open(args.n_best_file, "w", encoding="utf-8", newline="\n"))
+            if args.n_best_file
+            else None
+        )
+        progress = _progress(args, source)
+        if progress is not None:
+            stack.callback(progress.close)
+        results = translate_lines(
+            translator,
+            read_lines(source),
+            stats,
+            chunk_lines=args.chunk_lines,
+            beam_size=beam,
+            n_best=n_best if nbest_out else 1,
+            with_attention=bool(args.align or args.plot_attention),
+        )
+        hypotheses: list[str] = []
+        start, count = time.perf_counter(), 0
+        for number, (_, hyps) in enumerate(results):
+            out.write(_format(translator, hyps[0], args) + "\n")
+            if nbest_out is not None:
+                for hyp in hyps:
+                    nbest_out.write(
+                        f"{number} ||| {one_line(hyp.text)} ||| {hyp.score:.4f} "
+                        f"||| {hyp.log_prob:.4f}\n"
+                    )
+            if args.plot_attention and hyps[0].attention is not None and hyps[0].tokens:
+                _plot(translator, hyps[0], Path(args.plot_attention) / f"{number + 1:06d}.png")
+            if args.reference:
+                hypotheses.append(hyps[0].text)
+            count += 1
+            if progress is not None:
+                progress.update(1)
+            if args.chunk_lines == 1:
+                out.flush()
+        out.flush()
+    seconds = time.perf_counter() - start
+    summary = repair_summary(stats)
+    if summary:
+        print(summary, file=sys.stderr)
+    if not args.quiet:
+        rate = count / seconds if seconds > 0 else 0.0
+        print(
+            f"translated {count} lines in {seconds:.1f} s ({rate:.0f} lines/s, beam {beam})",
+            file=sys.stderr,
+        )
+    if args.reference:
+        return _score(hypotheses, args.reference)
     return 0
 
 
-def interactive(translator, beam_size: int | None) -> int:
-    print("Type a sentence and press Enter; Ctrl-D to quit.", file=sys.stderr)
-    while True:
-        try:
-            line = input("> ")
-        except (EOFError, KeyboardInterrupt):
-            print(file=sys.stderr)
-            return 0
-        if line.strip():
-            print(translator.translate([line], beam_size=beam_size)[0])
+def _format(translator, hyp, args: argparse.Namespace) -> str:
+    """The output line: the translation, then ``||| alignment`` and ``||| log-prob`` if asked."""
+    from nmt.streaming import one_line
+
+    fields = [one_line(hyp.text)]
+    if args.align:
+        fields.append(_alignment(translator, hyp))
+    if args.scores:
+        fields.append(f"{hyp.log_prob:.4f}")
+    return " ||| ".join(fields)
+
+
+def _alignment(translator, hyp) -> str:
+    from nmt.alignment import pharaoh, word_alignment
+
+    if hyp.attention is None or not hyp.tokens:
+        return ""
+    src = translator.src_tokenizer.pieces(hyp.src_tokens)
+    tgt = translator.tgt_tokenizer.pieces(hyp.tokens)
+    return pharaoh(word_alignment(src, tgt, hyp.attention))
+
+
+def _plot(translator, hyp, path: Path) -> None:
+    from nmt.alignment import plot_attention
+
+    src = translator.src_tokenizer.pieces(hyp.src_tokens)
+    tgt = translator.tgt_tokenizer.pieces(hyp.tokens)
+    plot_attention(hyp.attention, src, tgt, path, title=hyp.text[:80])
+
+
+def _progress(args: argparse.Namespace, source: BinaryIO):
+    """A tqdm bar on stderr for file input (not with --quiet), else None."""
+    if args.quiet or not args.input:
+        return None
+    from tqdm import tqdm
+
+    from nmt.streaming import count_lines
+
+    return tqdm(total=count_lines(source), unit=" lines", file=sys.stderr, dynamic_ncols=True)
+
+
+def _utf8(stream: TextIO) -> TextIO:
+    """Standard output as UTF-8 whatever the locale says (unencodable text never stops a run)."""
+    if hasattr(stream, "reconfigure") and (stream.encoding or "").lower() not in ("utf-8", "utf8"):
+        stream.reconfigure(encoding="utf-8", errors="replace")
+    return stream
+
+
+def _score(hypotheses: list[str], reference: str) -> int:
+    from nmt.evaluation import format_scores, score_corpus
+
+    with open(reference, encoding="utf-8", errors="replace", newline="") as handle:
+        refs = [line.rstrip("\r\n") for line in handle.read().split("\n")]
+    if refs and refs[-1] == "":
+        refs.pop()
+    if len(refs) != len(hypotheses):
+        print(
+            f"error: {reference} has {len(refs)} lines but the input has {len(hypotheses)}; "
+            "no scores",
+            file=sys.stderr,
+        )
+        return 1
+    print(format_scores(score_corpus(hypotheses, refs, ("bleu", "chrf"))), file=sys.stderr)
+    return 0

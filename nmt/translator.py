@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,24 +12,38 @@ import tensorflow as tf
 from nmt.batching import budget_batches, pad_batch
 from nmt.config import Config, DecodeConfig
 from nmt.model import Seq2Seq
-from nmt.search import SearchResult, greedy_search
+from nmt.search import SearchResult, beam_search, greedy_search
+from nmt.segment import split_ids
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
+
+DEFAULT_MAX_SOURCE_TOKENS = 100
 
 
 @dataclass
 class Hypothesis:
-    """One translation: text, pieces, its sum of log-probabilities and normalised score,
-    and the attention matrix ``(tgt_len, src_len)`` when asked for."""
+    """One translation: text, target pieces, its sum of log-probabilities and normalised score,
+    the source pieces, and the attention matrix ``(len(tokens), len(src_tokens))`` when asked
+    for (one row per target piece, EOS left out)."""
 
     text: str
     tokens: list[int]
     log_prob: float
     score: float
     attention: np.ndarray | None = None
+    src_tokens: list[int] = field(default_factory=list)
+
+
+def penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty (as ``nmt.search.gnmt_penalty``) for a length counting EOS."""
+    return ((5.0 + length) / 6.0) ** alpha
 
 
 class Translator:
-    """Tokenize -> batched search -> detokenize, with graphs compiled once per beam size."""
+    """Tokenize -> batched search -> detokenize, with graphs compiled once per search setting.
+
+    Sentences longer than ``max_source_tokens`` pieces (the training limit) are split at
+    sentence or word boundaries, translated piece by piece and joined.
+    """
 
     def __init__(
         self,
@@ -45,6 +60,7 @@ class Translator:
         self.decode = decode
         self.config = config
         self.metadata = metadata or {}
+        self.max_source_tokens = config.data.max_tokens if config else DEFAULT_MAX_SOURCE_TOKENS
         self._functions: dict[tuple, tf.types.experimental.GenericFunction] = {}
 
     @classmethod
@@ -54,18 +70,26 @@ class Translator:
         config, model, src, tgt, metadata = load_run(run_dir, weights=weights)
         return cls(model, src, tgt, config.decode, config=config, metadata=metadata)
 
+    @property
+    def has_attention(self) -> bool:
+        return self.model.attention_type != "none"
+
     # --- compiled search ------------------------------------------------------------------
     def _search_fn(self, beam_size: int, n_best: int, with_attention: bool):
-        key = (beam_size, n_best, with_attention)
+        """A ``tf.function`` ``src (batch, src_len) int32 -> SearchResult``, traced once."""
+        alpha = float(self.decode.length_penalty)
+        key = (beam_size, n_best, with_attention, alpha)
         if key not in self._functions:
             self._functions[key] = tf.function(
-                lambda src: self._search(src, beam_size, n_best, with_attention),
+                lambda src: self._search(src, beam_size, n_best, with_attention, alpha),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
                 reduce_retracing=True,
             )
         return self._functions[key]
 
-    def _search(self, src, beam_size: int, n_best: int, with_attention: bool) -> SearchResult:
+    def _search(
+        self, src, beam_size: int, n_best: int, with_attention: bool, alpha: float
+    ) -> SearchResult:
         """``src`` ``(batch, src_len)`` -> SearchResult (see nmt.search)."""
         model = self.model
         memory, src_mask, states = model.encode(src)
@@ -86,8 +110,6 @@ class Translator:
             return greedy_search(
                 step, states, (memory, src_mask), max_lengths, BOS_ID, EOS_ID, PAD_ID, src_len
             )
-        from nmt.search import beam_search
-
         return beam_search(
             step,
             states,
@@ -97,7 +119,7 @@ class Translator:
             EOS_ID,
             beam_size=beam_size,
             n_best=n_best,
-            length_penalty=self.decode.length_penalty,
+            length_penalty=alpha,
             pad_id=PAD_ID,
             src_len=src_len,
         )
@@ -116,46 +138,108 @@ class Translator:
         beam_size: int | None = None,
         n_best: int = 1,
         with_attention: bool = False,
+        stats: Counter | None = None,
     ) -> list[list[Hypothesis]]:
         """Translate ``texts``; returns, per input, up to ``n_best`` hypotheses, best first.
 
-        Empty inputs give an empty hypothesis without running the model.
+        Empty inputs give one empty hypothesis without running the model. A text longer than
+        ``max_source_tokens`` pieces is split (counted in ``stats["split_lines"]``) and gives
+        one joined hypothesis.
         """
         beam_size = beam_size or self.decode.beam_size
+        if beam_size < 1:
+            raise ValueError(f"beam size must be >= 1, got {beam_size}")
         n_best = max(1, min(n_best, beam_size))
+        with_attention = with_attention and self.has_attention
         ids = self.encode_sources(texts)
-        results: list[list[Hypothesis] | None] = [None] * len(texts)
-        todo = [i for i, seq in enumerate(ids) if seq]
+        # units: the id lists actually translated; owner[u] is the input they belong to
+        units: list[list[int]] = []
+        owner: list[int] = []
         for i, seq in enumerate(ids):
-            if not seq:
-                results[i] = [Hypothesis("", [], 0.0, 0.0)]
-        if todo:
-            lengths = np.array([len(ids[i]) for i in todo])
-            budget = max(1, self.decode.token_budget // beam_size)
-            for batch in budget_batches(lengths, budget, self.decode.max_batch_size, rng=None):
-                index = [todo[j] for j in batch]
-                src = pad_batch([ids[i] for i in index])
-                out = self._search_fn(beam_size, n_best, with_attention)(tf.constant(src))
-                for row, i in enumerate(index):
-                    results[i] = self._hypotheses(out, row, n_best, len(ids[i]), with_attention)
-        return results  # type: ignore[return-value]
+            parts = split_ids(seq, self.src_tokenizer.pieces(seq), self.max_source_tokens)
+            if len(parts) > 1 and stats is not None:
+                stats["split_lines"] += 1
+                stats["split_pieces"] += len(parts)
+            units.extend(parts)
+            owner.extend([i] * len(parts))
+        done = self._translate_units(units, beam_size, n_best, with_attention)
+        grouped: list[list[list[Hypothesis]]] = [[] for _ in texts]
+        for i, hyps in zip(owner, done):
+            grouped[i].append(hyps)
+        alpha = float(self.decode.length_penalty)
+        return [
+            parts[0] if len(parts) == 1 else [_join(parts, alpha, with_attention)]
+            for parts in grouped
+        ]
+
+    def _translate_units(
+        self, units: list[list[int]], beam_size: int, n_best: int, with_attention: bool
+    ) -> list[list[Hypothesis]]:
+        """Search for id lists in length-sorted token-budget batches; results in input order."""
+        results: list[list[Hypothesis]] = [[Hypothesis("", [], 0.0, 0.0)] for _ in units]
+        todo = [i for i, seq in enumerate(units) if seq]
+        if not todo:
+            return results
+        lengths = np.array([len(units[i]) for i in todo])
+        budget = max(1, self.decode.token_budget // beam_size)
+        search = self._search_fn(beam_size, n_best, with_attention)
+        for batch in budget_batches(lengths, budget, self.decode.max_batch_size, rng=None):
+            index = [todo[j] for j in batch]
+            out = search(tf.constant(pad_batch([units[i] for i in index])))
+            hyps = self._hypotheses(out, [units[i] for i in index], n_best, with_attention)
+            for i, h in zip(index, hyps):
+                results[i] = h
+        return results
 
     def _hypotheses(
-        self, out: SearchResult, row: int, n_best: int, src_len: int, with_attention: bool
-    ) -> list[Hypothesis]:
-        tokens = out.tokens[row].numpy()
-        scores = out.scores[row].numpy()
-        log_probs = out.log_probs[row].numpy()
-        hyps = []
-        for k in range(min(n_best, tokens.shape[0])):
-            seq = []
-            for token in tokens[k].tolist():
-                if token in (EOS_ID, PAD_ID):
-                    break
-                seq.append(token)
-            attention = None
-            if with_attention:
-                attention = out.attention[row, k, : len(seq) + 1, :src_len].numpy()
-            text = self.tgt_tokenizer.decode([seq])[0]
-            hyps.append(Hypothesis(text, seq, float(log_probs[k]), float(scores[k]), attention))
-        return hyps
+        self, out: SearchResult, sources: list[list[int]], n_best: int, with_attention: bool
+    ) -> list[list[Hypothesis]]:
+        """Turn a batch's SearchResult into Hypothesis lists (numpy once per batch)."""
+        tokens = out.tokens.numpy()
+        scores = out.scores.numpy()
+        log_probs = out.log_probs.numpy()
+        attention = out.attention.numpy() if with_attention else None
+        k = min(n_best, tokens.shape[1])
+        seqs = [[_strip(tokens[row, j]) for j in range(k)] for row in range(len(sources))]
+        texts = self.tgt_tokenizer.decode([seq for row in seqs for seq in row])
+        result = []
+        for row, src in enumerate(sources):
+            hyps = []
+            for j, seq in enumerate(seqs[row]):
+                weights = None
+                if attention is not None:
+                    weights = attention[row, j, : len(seq), : len(src)]
+                text = texts[row * k + j]
+                hyps.append(
+                    Hypothesis(
+                        text, seq, float(log_probs[row, j]), float(scores[row, j]), weights, src
+                    )
+                )
+            result.append(hyps)
+        return result
+
+
+def _strip(row: np.ndarray) -> list[int]:
+    """Target ids up to (not including) the first EOS or padding."""
+    stop = np.flatnonzero((row == EOS_ID) | (row == PAD_ID))
+    return row[: stop[0] if len(stop) else len(row)].tolist()
+
+
+def _join(parts: list[list[Hypothesis]], alpha: float, with_attention: bool) -> Hypothesis:
+    """One hypothesis from the best translations of consecutive pieces of a long input; the
+    attention matrix is block-diagonal."""
+    best = [hyps[0] for hyps in parts]
+    tokens = [t for h in best for t in h.tokens]
+    src_tokens = [t for h in best for t in h.src_tokens]
+    log_prob = sum(h.log_prob for h in best)
+    attention = None
+    if with_attention:
+        attention = np.zeros((len(tokens), len(src_tokens)), np.float32)
+        row = col = 0
+        for h in best:
+            if h.attention is not None:
+                attention[row : row + len(h.tokens), col : col + len(h.src_tokens)] = h.attention
+            row, col = row + len(h.tokens), col + len(h.src_tokens)
+    text = " ".join(h.text for h in best if h.text)
+    score = log_prob / penalty(len(tokens) + 1, alpha)
+    return Hypothesis(text, tokens, log_prob, score, attention, src_tokens)

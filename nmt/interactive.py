@@ -1,0 +1,137 @@
+"""Interactive translation at a terminal: a prompt with line editing, history and commands."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+from nmt.alignment import pharaoh, word_alignment
+from nmt.translator import Translator
+
+HELP = """Type a sentence and press Enter to translate it. Commands:
+  :beam N      beam size (1 = greedy)          :nbest N   show the N best translations
+  :align       alignments on/off               :help      this text
+  :quit        leave (or Ctrl-D / Ctrl-C)"""
+HISTORY_FILE = Path(os.environ.get("NMT_HISTORY_FILE", Path.home() / ".nmt_translate_history"))
+
+
+class Session:
+    """The state of one interactive session; ``handle`` takes one typed line."""
+
+    def __init__(
+        self,
+        translator: Translator,
+        beam_size: int | None = None,
+        n_best: int = 1,
+        align: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ):
+        self.translator = translator
+        self.beam_size = beam_size or translator.decode.beam_size
+        self.n_best = n_best
+        self.align = align
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def handle(self, line: str) -> bool:
+        """Translate ``line`` or run a ``:command``; False means the user asked to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        if line.startswith(":"):
+            return self._command(line[1:].split())
+        self._translate(line)
+        return True
+
+    def _command(self, words: list[str]) -> bool:
+        name, args = (words[0].lower(), words[1:]) if words else ("help", [])
+        if name in ("q", "quit", "exit"):
+            return False
+        if name in ("beam", "nbest") and len(args) == 1 and args[0].isdigit() and int(args[0]):
+            value = int(args[0])
+            if name == "beam":
+                self.beam_size = value
+                self.n_best = min(self.n_best, value)
+            else:
+                self.n_best = value
+                self.beam_size = max(self.beam_size, value)
+            self._say(f"beam size {self.beam_size}, showing {self.n_best} best")
+        elif name == "align":
+            if not self.translator.has_attention:
+                self._say("this model has no attention, so no alignments")
+            else:
+                self.align = not self.align
+                self._say(f"alignments {'on' if self.align else 'off'}")
+        elif name in ("help", "h", "?"):
+            self._say(HELP)
+        else:
+            self._say(f"unknown command :{' '.join(words)} (type :help)")
+        return True
+
+    def _translate(self, text: str) -> None:
+        start = time.perf_counter()
+        hyps = self.translator.translate_detailed(
+            [text], beam_size=self.beam_size, n_best=self.n_best, with_attention=self.align
+        )[0]
+        seconds = time.perf_counter() - start
+        for rank, hyp in enumerate(hyps, 1):
+            prefix = f"{rank}. " if len(hyps) > 1 else ""
+            extra = (
+                f"   (score {hyp.score:.3f}, log-prob {hyp.log_prob:.3f})" if len(hyps) > 1 else ""
+            )
+            print(prefix + hyp.text + extra, file=self.out)
+            if self.align and hyp.attention is not None:
+                src = self.translator.src_tokenizer.pieces(hyp.src_tokens)
+                tgt = self.translator.tgt_tokenizer.pieces(hyp.tokens)
+                print("   alignment: " + pharaoh(word_alignment(src, tgt, hyp.attention)),
+                      file=self.out)  # fmt: skip
+        self.out.flush()
+        self._say(f"({seconds:.2f} s, beam {self.beam_size})")
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.err, flush=True)
+
+
+def _setup_readline() -> object | None:
+    """Line editing and a persistent history where ``readline`` exists (not on Windows)."""
+    try:
+        import readline
+    except ImportError:
+        return None
+    with contextlib.suppress(OSError):
+        readline.read_history_file(HISTORY_FILE)
+    readline.set_history_length(1000)
+    return readline
+
+
+def run(translator: Translator, beam_size: int | None = None, n_best: int = 1) -> int:
+    """The read-translate-print loop. Returns the exit status (0 on Ctrl-D / Ctrl-C)."""
+    session = Session(translator, beam_size, n_best)
+    # trace the search graph while the user types the first sentence
+    threading.Thread(
+        target=lambda: translator.translate(["."], beam_size=session.beam_size), daemon=True
+    ).start()
+    readline = _setup_readline()
+    session._say(HELP.splitlines()[0] + " (:help for commands, Ctrl-D to quit)")
+    try:
+        while True:
+            try:
+                line = input("> ")
+            except EOFError:
+                break
+            if not session.handle(line):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print(file=sys.stderr)
+        if readline is not None:
+            with contextlib.suppress(OSError):
+                readline.write_history_file(HISTORY_FILE)
+    return 0
