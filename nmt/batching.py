@@ -52,6 +52,11 @@ def pad_batch(sequences: list[list[int]], length: int | None = None) -> np.ndarr
     return out
 
 
+def _bucket(lengths: np.ndarray, index: np.ndarray) -> int:
+    """Padded length of a fixed-shape batch: its longest example rounded up to 8."""
+    return -(-int(max(lengths[index])) // 8) * 8
+
+
 class TrainingBatches:
     """Epoch-by-epoch batches of (inputs, labels) for teacher forcing.
 
@@ -100,10 +105,14 @@ class TrainingBatches:
         """Non-padding label tokens in one epoch (target pieces + EOS)."""
         return sum(len(t) + 1 for t in self.tgt_ids)
 
-    def epoch_batches(
-        self, epoch: int, skip: int = 0
-    ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-        """The batches of ``epoch`` (a fixed order for a given seed), less the first ``skip``."""
+    def epoch_plan(
+        self, epoch: int
+    ) -> tuple[list[list[int]], list[list[int]], np.ndarray, list[np.ndarray]]:
+        """The ids, lengths and batch index arrays of ``epoch`` (a fixed order for a given seed).
+
+        With ``fixed_shapes``, a bucket's few leftovers that would make an odd shape are left out
+        here, so that step counts (and resume positions) refer to batches actually trained.
+        """
         rng = np.random.default_rng([self.seed, epoch])
         src_ids, tgt_ids = self.src_ids, self.tgt_ids
         if self.encode is not None:
@@ -111,47 +120,94 @@ class TrainingBatches:
             src_ids, tgt_ids = self._filter(src_ids, tgt_ids, self.max_tokens)
         lengths = np.array([max(len(s), len(t) + 1) for s, t in zip(src_ids, tgt_ids)])
         multiple = 8 if self.fixed_shapes else 1
-        self.tokens_last_epoch = 0
         batches = budget_batches(
             lengths, self.token_budget, self.max_batch_size, rng, multiple=multiple
         )
+        if self.fixed_shapes:
+            # one shape per length bucket, so XLA compiles a handful of programs; a bucket's few
+            # leftovers wait for the next epoch's shuffle
+            batches = [
+                index
+                for index in batches
+                if len(index)
+                >= min(self.max_batch_size, max(1, self.token_budget // _bucket(lengths, index)))
+            ]
         if self.max_batches is not None:
             batches = batches[: self.max_batches]
-        for n, index in enumerate(batches):
-            if n < skip:
-                continue
-            src = [src_ids[i] for i in index]
-            tgt = [tgt_ids[i] for i in index]
-            if self.fixed_shapes:
-                # one shape per length bucket, so XLA compiles a handful of programs
-                length = -(-int(max(lengths[index])) // 8) * 8
-                if len(index) < min(self.max_batch_size, max(1, self.token_budget // length)):
-                    continue  # a bucket's few leftovers wait for the next epoch's shuffle
-                src_len = tgt_len = length
-            else:
-                src_len = max(len(s) for s in src)
-                tgt_len = max(len(t) for t in tgt) + 1
-            self.tokens_last_epoch += sum(len(t) + 1 for t in tgt)
-            yield (
-                {
-                    "encoder_inputs": pad_batch(src, src_len),
-                    "decoder_inputs": pad_batch([[BOS_ID] + t for t in tgt], tgt_len),
-                },
-                pad_batch([t + [EOS_ID] for t in tgt], tgt_len),
-            )
+        return src_ids, tgt_ids, lengths, batches
 
-    def dataset(self):
-        """A ``tf.data.Dataset`` that yields the batches of epoch ``self.epoch`` each time it is
-        iterated (the trainer sets ``epoch`` and ``skip`` before each epoch)."""
+    def steps(self, epoch: int, replicas: int = 1) -> int:
+        """Optimizer steps in ``epoch`` when each step takes one batch per replica."""
+        return len(self.epoch_plan(epoch)[3]) // replicas
 
-        def generate():
-            yield from self.epoch_batches(self.epoch, self.skip)
+    def epoch_batches(
+        self, epoch: int, skip: int = 0, shard: int = 0, num_shards: int = 1, replicas: int = 1
+    ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """The batches of ``epoch`` (a fixed order for a given seed), less the first ``skip`` steps.
 
-        return self._dataset(generate)
+        Distributed training: a step takes ``replicas`` batches, one per replica in sync; input
+        pipeline ``shard`` of ``num_shards`` (one per worker) yields its workers' share of each
+        step, in order. Every pipeline yields the same number of batches (the epoch is cut to a
+        multiple of ``replicas``), so all workers take the same number of steps.
+        """
+        if replicas % num_shards or not 0 <= shard < num_shards:
+            raise ValueError(f"bad sharding: shard {shard} of {num_shards}, {replicas} replicas")
+        src_ids, tgt_ids, lengths, batches = self.epoch_plan(epoch)
+        local = replicas // num_shards
+        self.tokens_last_epoch = 0
+        for step in range(skip, len(batches) // replicas):
+            for j in range(local):
+                index = batches[step * replicas + shard * local + j]
+                yield self._make_batch(src_ids, tgt_ids, lengths, index)
 
-    def dataset_fixed(self):
+    def _make_batch(self, src_ids, tgt_ids, lengths, index):
+        """Inputs and labels for the examples ``index``, right-padded."""
+        src = [src_ids[i] for i in index]
+        tgt = [tgt_ids[i] for i in index]
+        if self.fixed_shapes:
+            src_len = tgt_len = _bucket(lengths, index)
+        else:
+            src_len = max(len(s) for s in src)
+            tgt_len = max(len(t) for t in tgt) + 1
+        self.tokens_last_epoch += sum(len(t) + 1 for t in tgt)
+        return (
+            {
+                "encoder_inputs": pad_batch(src, src_len),
+                "decoder_inputs": pad_batch([[BOS_ID] + t for t in tgt], tgt_len),
+            },
+            pad_batch([t + [EOS_ID] for t in tgt], tgt_len),
+        )
+
+    def dataset(self, strategy=None):
+        """A dataset that yields the batches of epoch ``self.epoch`` each time it is iterated (the
+        trainer sets ``epoch`` and ``skip``, in steps, before each epoch).
+
+        With a ``tf.distribute`` strategy of several replicas it is a distributed dataset: each
+        worker's input pipeline yields only its own replicas' batches (no auto-sharding).
+        """
+        if strategy is None or strategy.num_replicas_in_sync == 1:
+            return self._dataset(lambda: self.epoch_batches(self.epoch, self.skip))
+
+        def dataset_fn(context):
+            def generate():
+                yield from self.epoch_batches(
+                    self.epoch,
+                    self.skip,
+                    context.input_pipeline_id,
+                    context.num_input_pipelines,
+                    context.num_replicas_in_sync,
+                )
+
+            return self._dataset(generate)
+
+        return strategy.distribute_datasets_from_function(dataset_fn)
+
+    def dataset_fixed(self, strategy=None):
         """A dataset that yields the same (epoch 0) batches every time: for dev loss."""
-        return self._dataset(lambda: self.epoch_batches(0))
+        fixed = TrainingBatches.__new__(TrainingBatches)
+        fixed.__dict__.update(self.__dict__)
+        fixed.epoch, fixed.skip = 0, 0
+        return fixed.dataset(strategy)
 
     @staticmethod
     def _dataset(generate):

@@ -90,6 +90,8 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # cut epochs to this many batches (None = full pass)
     strategy: Literal["default", "mirrored", "multi-worker"] = "default"
     tensorboard: bool = True
+    backup_minutes: float = 10.0  # resumable state saved mid-epoch this often (single worker)
+    backup_steps: int | None = None  # ... or every this many steps (the only way in multi-worker)
 
 
 @dataclass
@@ -129,6 +131,10 @@ class Config:
             raise ConfigError("train.label_smoothing must be in [0, 1)")
         if t.token_budget < 1 or t.max_batch_size < 1 or t.epochs < 1:
             raise ConfigError("train.token_budget, max_batch_size and epochs must be >= 1")
+        if t.backup_minutes <= 0 or (t.backup_steps is not None and t.backup_steps < 1):
+            raise ConfigError("train.backup_minutes must be > 0 and train.backup_steps >= 1")
+        if t.steps_per_epoch is not None and t.steps_per_epoch < 1:
+            raise ConfigError("train.steps_per_epoch must be >= 1")
         if d.vocab_size < 8:
             raise ConfigError("data.vocab_size must be >= 8")
         if d.dev_size < 1 or d.test_size < 0:
