@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from nmt.env import quiet_tensorflow
 
@@ -11,7 +12,9 @@ from nmt.env import quiet_tensorflow
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py",
-        description="Train (or resume) an LSTM translation model into a run directory.",
+        description="Train, resume or fine-tune an LSTM translation model in a run directory.",
+        epilog="Resume: run the same command again, or train.py --resume RUN_DIR. "
+        "Fine-tune: train.py --init-from RUN_DIR --corpus NEW.tsv --out NEW_RUN.",
     )
     parser.add_argument("--config", help="YAML config file (see configs/)")
     parser.add_argument(
@@ -20,8 +23,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--src", help="source language code (e.g. en)")
     parser.add_argument("--tgt", help="target language code (e.g. es)")
     parser.add_argument("--data-dir", help="corpus catalogue directory (default $NMT_DATA_DIR)")
-    parser.add_argument("--out", required=True, help="run directory to create or resume")
-    parser.add_argument("--epochs", type=int, help="total number of epochs")
+    parser.add_argument("--out", help="run directory to create or resume")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="resume the run in RUN_DIR with its saved config (only --epochs, --max-minutes, "
+        "--strategy and train.patience/backup_* may change)",
+    )
+    parser.add_argument(
+        "--init-from",
+        metavar="RUN_DIR",
+        help="fine-tune: start from this run's model and tokenizers (a fresh optimizer); its "
+        "config is the base, give the new --corpus and --out",
+    )
+    parser.add_argument("--learning-rate", type=float, help="peak learning rate (train.*)")
+    parser.add_argument(
+        "--strategy",
+        choices=["default", "mirrored", "multi-worker"],
+        help="tf.distribute strategy: mirrored (GPUs of one machine) or multi-worker (TF_CONFIG)",
+    )
+    parser.add_argument("--epochs", type=int, help="total number of epochs (resumed ones count)")
     parser.add_argument("--max-minutes", type=float, help="stop after the epoch passing this time")
     parser.add_argument(
         "--set",
@@ -34,11 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.resume and args.init_from:
+        parser.error("--resume and --init-from exclude each other")
+    if args.resume and args.out and args.out != args.resume:
+        parser.error("--resume RUN_DIR already names the run directory; leave out --out")
+    if args.resume and (args.config or args.corpus):
+        parser.error("--resume uses the run's saved config: leave out --config and --corpus")
+    out = args.resume or args.out
+    if not out:
+        parser.error("--out is required (or --resume RUN_DIR)")
     quiet_tensorflow()
     from corpora import CorpusError
-    from nmt.checkpoint import CheckpointError
+    from nmt import finetune
+    from nmt.checkpoint import CONFIG_FILE, CheckpointError
     from nmt.config import ConfigError, load_config
+    from nmt.distribute import DistributeError
+    from nmt.finetune import FineTuneError
     from nmt.training import TrainingError, train
 
     overrides = list(args.set)
@@ -49,14 +83,30 @@ def main(argv: list[str] | None = None) -> int:
         ("data_dir", "data.data_dir"),
         ("epochs", "train.epochs"),
         ("max_minutes", "train.max_minutes"),
+        ("learning_rate", "train.learning_rate"),
+        ("strategy", "train.strategy"),
     ):
         value = getattr(args, flag)
         if value is not None:
             overrides.insert(0, f"{key}={value}")
     try:
-        config = load_config(args.config, overrides)
-        train(config, args.out)
-    except (ConfigError, TrainingError, CorpusError, CheckpointError) as err:
+        base = args.config
+        if args.resume:
+            base = Path(args.resume) / CONFIG_FILE
+            if not base.is_file():
+                raise TrainingError(f"--resume {args.resume}: no {CONFIG_FILE}, nothing to resume")
+        elif args.init_from and base is None:
+            base = finetune.parent_config(args.init_from)[0] / CONFIG_FILE
+        config = load_config(base, overrides)
+        train(config, out, init_from=args.init_from)
+    except (
+        ConfigError,
+        TrainingError,
+        CorpusError,
+        CheckpointError,
+        FineTuneError,
+        DistributeError,
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -1,12 +1,19 @@
 """``train(config, run_dir)``: data, tokenizers, model, ``fit`` with callbacks, final evaluation.
 
 A run directory that already holds a training state is resumed from it: weights, optimizer,
-epoch, position inside the epoch, learning rate, early-stopping state. ``train.epochs`` counts
-epochs in total, resumed ones included.
+epoch, position inside the epoch, learning rate, early-stopping state and dropout RNG state.
+``train.epochs`` counts epochs in total, resumed ones included. ``init_from`` starts a new run
+from an existing run's model and tokenizers (fine-tuning, see ``nmt.finetune``).
+
+Each epoch is one ``model.fit`` call with its exact step count: Keras remembers the batch count
+of a dataset of unknown length after its first epoch and would cut later epochs to it (wrong after
+a resumed, shortened epoch, or when subword sampling changes the count).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import time
@@ -16,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from nmt import finetune
 from nmt.batching import TrainingBatches
 from nmt.checkpoint import (
     BEST_WEIGHTS,
@@ -29,19 +37,29 @@ from nmt.checkpoint import (
     tokenizer_paths,
     update_metadata,
 )
-from nmt.config import Config, config_from_dict, save_config
+from nmt.config import Config, config_from_dict, load_config, save_config
 from nmt.data import PreparedData, prepare_data, save_split
+from nmt.distribute import WorkerInfo, make_strategy, scale_loss_for_replicas, worker_run_dir
 from nmt.evaluation import format_scores, score_corpus
 from nmt.io import atomic_write_text
 from nmt.model import Seq2Seq, build_model
+from nmt.plots import PLOT_FILE, plot_history
 from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.translator import Translator
 
 BACKUP_DIR = "backup"
-STATE_WEIGHTS = "state.weights.h5"
+STATE_WEIGHTS = "state.weights.h5"  # the name used by backups written before state-<step>
 STATE_FILE = "state.json"
 # keys that may differ between the saved config and the one given when resuming
-RESUMABLE_CHANGES = {("train", "epochs"), ("train", "max_minutes"), ("train", "patience")}
+RESUMABLE_CHANGES = {
+    ("train", "epochs"),
+    ("train", "max_minutes"),
+    ("train", "patience"),
+    ("train", "strategy"),
+    ("train", "backup_minutes"),
+    ("train", "backup_steps"),
+    ("train", "tensorboard"),
+}
 
 
 class TrainingError(ValueError):
@@ -111,6 +129,9 @@ class TrainingState:
         self.elapsed = 0.0  # training seconds over all sessions
         self.stopped_early = False
         self.history: list[dict[str, Any]] = []
+        self.weights_file = STATE_WEIGHTS  # backup/<file> holding weights + optimizer
+        self.rng: list[list[int]] = []  # dropout seed-generator states, in model.variables order
+        self.replicas = 1  # replicas in sync when saved (a step is one batch per replica)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -151,7 +172,7 @@ class Trainer(keras.callbacks.Callback):
         inference_model: Seq2Seq,
         dev_src: list[str],
         dev_tgt: list[str],
-        backup_minutes: float = 10.0,
+        worker: WorkerInfo | None = None,
     ):
         super().__init__()
         self.config = config
@@ -161,7 +182,13 @@ class Trainer(keras.callbacks.Callback):
         self.translator = translator
         self.inference_model = inference_model
         self.dev_src, self.dev_tgt = dev_src, dev_tgt
-        self.backup_seconds = backup_minutes * 60
+        self.worker = worker or WorkerInfo()
+        # time-based backups could fall on different steps on different workers
+        self.backup_seconds = (
+            config.train.backup_minutes * 60 if self.worker.count == 1 else float("inf")
+        )
+        self.epoch_steps = 0  # steps in the current epoch, set before each fit
+        self.stop = False  # early stopping or time limit reached
         self._epoch_start = 0.0
         self._train_end = None
         self._last_backup = time.time()
@@ -178,14 +205,15 @@ class Trainer(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.state.step += 1
         self.state.batch += 1
-        if time.time() - self._last_backup > self.backup_seconds:
+        if self.state.batch >= self.epoch_steps:
+            return  # the epoch-end backup follows
+        every = self.config.train.backup_steps
+        if (every and self.state.step % every == 0) or (
+            time.time() - self._last_backup > self.backup_seconds
+        ):
             self.save_state()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.batches.epoch = epoch
-        self.batches.skip = self.state.batch if epoch == self.state.epoch else 0
-        if self.batches.skip:
-            log(f"epoch {epoch + 1}: skipping {self.batches.skip} batches already trained")
         self._epoch_start = time.time()
         self._train_end = None
 
@@ -227,6 +255,7 @@ class Trainer(keras.callbacks.Callback):
                 log(f"dev loss did not improve: learning rate scaled by {s.lr_scale:g}")
         s.epoch, s.batch = epoch + 1, 0
         s.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+        write_log(self.run_dir / LOG_FILE, s.history)
         log(
             f"epoch {epoch + 1}: dev BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f} "
             f"(best {s.best_bleu:.2f} @ {s.best_epoch}); {logs['tokens_per_sec']:.0f} target "
@@ -235,33 +264,77 @@ class Trainer(keras.callbacks.Callback):
         if s.wait >= self.config.train.patience:
             log(f"early stopping: no dev BLEU gain in {s.wait} epochs")
             s.stopped_early = True
-            self.model.stop_training = True
+            self.stop = True
         limit = self.config.train.max_minutes
         if limit is not None and self._elapsed() / 60 >= limit:
             log(f"time limit of {limit} minutes reached")
-            self.model.stop_training = True
+            self.stop = True
         self.save_state()
+        try:
+            plot_history(s.history, self.run_dir / PLOT_FILE)
+        except Exception as err:  # a plot must never stop training (fonts, backends, disk)
+            log(f"could not write {PLOT_FILE}: {err}")
 
     def _elapsed(self) -> float:
         return self._elapsed_at_start + time.time() - self._session_start
 
     def save_state(self) -> None:
-        """Write weights+optimizer, then the state that refers to them (both atomically)."""
-        self.state.elapsed = self._elapsed()
+        """Write weights+optimizer to a new file, then the state that names it, then drop the
+        previous file: a kill at any moment leaves a consistent (state, weights) pair."""
+        s = self.state
+        s.elapsed = self._elapsed()
+        s.rng = [[int(x) for x in v.numpy()] for v in seed_states(self.model)]
         backup = self.run_dir / BACKUP_DIR
-        save_weights(self.model, backup / STATE_WEIGHTS)
-        atomic_write_text(backup / STATE_FILE, json.dumps(self.state.to_dict()))
+        previous = s.weights_file
+        s.weights_file = f"state-{s.step}.weights.h5"
+        if s.weights_file != previous or not (backup / s.weights_file).is_file():
+            save_weights(self.model, backup / s.weights_file)
+        atomic_write_text(backup / STATE_FILE, json.dumps(s.to_dict()))
+        if previous != s.weights_file and (backup / previous).is_file():
+            (backup / previous).unlink()
         self._last_backup = time.time()
 
 
+def seed_states(model: keras.Model) -> list:
+    """The dropout seed-generator state variables (not part of ``save_weights``)."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights and "seed_generator" in v.path]
+
+
+def write_log(path: Path, history: list[dict[str, Any]]) -> None:
+    """Rewrite train_log.csv (one row per epoch) from the saved history, atomically, so that
+    the log always agrees with the resumable state."""
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(path, buffer.getvalue())
+
+
 def load_state(run_dir: Path, model: Seq2Seq) -> TrainingState | None:
-    """Restore weights+optimizer from backup/, if a backup exists."""
+    """Restore weights, optimizer and RNG state from backup/, if a backup exists."""
     backup = run_dir / BACKUP_DIR
     if not (backup / STATE_FILE).is_file():
         return None
-    state = TrainingState.from_dict(json.loads((backup / STATE_FILE).read_text(encoding="utf-8")))
+    try:
+        values = json.loads((backup / STATE_FILE).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise TrainingError(f"{backup / STATE_FILE}: corrupt ({err})") from err
+    state = TrainingState.from_dict(values)
+    weights = backup / state.weights_file
+    if not weights.is_file():
+        raise TrainingError(f"{backup}: the state names {state.weights_file}, which is missing")
     model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(backup / STATE_WEIGHTS))
+    model.load_weights(str(weights))
+    seeds = seed_states(model)
+    if len(state.rng) == len(seeds):
+        for variable, value in zip(seeds, state.rng):
+            variable.assign(np.array(value, dtype=variable.dtype))
+    elif state.rng:
+        log("dropout RNG state not restored (model has a different number of generators)")
     return state
 
 
@@ -272,19 +345,50 @@ def _compile(model: Seq2Seq, config: Config) -> None:
     model.compile(optimizer=optimizer, jit_compile=t.jit_compile)
 
 
-def train(config: Config, run_dir: str | Path) -> dict[str, Any]:
-    """Train (or resume) a model in ``run_dir``; returns the final metadata."""
-    run_dir = Path(run_dir)
-    if (run_dir / CONFIG_FILE).is_file():
-        from nmt.config import load_config
+def train(
+    config: Config, run_dir: str | Path, init_from: str | Path | None = None
+) -> dict[str, Any]:
+    """Train (or resume) a model in ``run_dir``; returns the final metadata.
 
+    ``init_from``: a run directory (or shipped model name) to fine-tune: its tokenizers and best
+    weights start the new run, with a fresh optimizer.
+    """
+    # a multi-worker strategy must exist before any other TensorFlow work in the process
+    strategy, worker = make_strategy(config.train.strategy)
+    run_dir = worker_run_dir(Path(run_dir), worker)
+    parent_dir = None
+    if (run_dir / CONFIG_FILE).is_file():
         config = _check_resumable(load_config(run_dir / CONFIG_FILE), config)
         log(f"resuming the run in {run_dir}")
+        metadata_path = run_dir / "metadata.json"
+        if metadata_path.is_file():
+            parent = json.loads(metadata_path.read_text(encoding="utf-8")).get("parent")
+            parent_dir = Path(parent["path"]) if parent else None
+    elif init_from is not None:
+        parent_dir, parent_config = finetune.parent_config(init_from)
+        finetune.check_child_config(parent_config, config)
+        finetune.adopt_tokenizers(parent_dir, config, run_dir)
+        log(f"fine-tuning from {parent_dir}: its tokenizers and best weights, a fresh optimizer")
+    if worker.count > 1:
+        log(f"worker {worker.index} of {worker.count}; this worker writes {run_dir}")
     run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in run_dir.rglob(".*.tmp*"):  # half-written files of a killed run (never renamed)
+        stale.unlink()
     save_config(config, run_dir / CONFIG_FILE)
-    keras.utils.set_random_seed(config.train.seed)
-    if config.train.mixed_precision != "none":
-        keras.mixed_precision.set_global_policy(config.train.mixed_precision)
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        return _train(config, run_dir, strategy, worker, parent_dir)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(
+    config: Config, run_dir: Path, strategy: Any, worker: WorkerInfo, parent_dir: Path | None
+) -> dict[str, Any]:
+    t = config.train
+    keras.utils.set_random_seed(t.seed)
+    if t.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(t.mixed_precision)
 
     data = prepare_data(config.data)
     log(f"corpus {data.spec.name}: {data.report.summary()}")
@@ -294,9 +398,15 @@ def train(config: Config, run_dir: str | Path) -> dict[str, Any]:
     src_tok, tgt_tok = prepare_tokenizers(config, run_dir, data)
     log(f"vocabulary: {src_tok.vocabulary_size} src, {tgt_tok.vocabulary_size} tgt pieces")
 
-    t = config.train
     train_src = [p.src for p in splits.train]
     train_tgt = [p.tgt for p in splits.train]
+    unknown = None
+    if parent_dir is not None:
+        unknown = finetune.unknown_rates(src_tok, tgt_tok, train_src, train_tgt)
+        log(f"unknown pieces in the new corpus: src {unknown['src']:.2%}, tgt {unknown['tgt']:.2%}")
+        warning = finetune.unknown_warning(unknown)
+        if warning:
+            log(warning)
 
     def sample_encode(epoch: int):
         import sentencepiece as spm
@@ -318,8 +428,12 @@ def train(config: Config, run_dir: str | Path) -> dict[str, Any]:
         fixed_shapes=t.jit_compile,
         max_batches=t.steps_per_epoch,
     )
-    if len(batches) == 0:
-        raise TrainingError("no training pairs left after cleaning and length filtering")
+    replicas = strategy.num_replicas_in_sync
+    if len(batches) == 0 or batches.steps(0, replicas) == 0:
+        raise TrainingError(
+            "no training batches: no pairs left after cleaning and length filtering"
+            + (f", or fewer batches than the {replicas} replicas" if replicas > 1 else "")
+        )
     dev_batches = TrainingBatches(
         src_tok.encode([p.src for p in splits.dev]),
         tgt_tok.encode([p.tgt for p in splits.dev]),
@@ -329,26 +443,46 @@ def train(config: Config, run_dir: str | Path) -> dict[str, Any]:
         max_tokens=config.data.max_tokens,
     )
 
-    model = build_model(
-        config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
-    )
+    with strategy.scope():
+        model = build_model(
+            config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
+        )
+        _compile(model, config)
+        if replicas > 1:
+            scale_loss_for_replicas(model)
+        state = load_state(run_dir, model)
     inference_model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size)
-    _compile(model, config)
-    log(f"model: {model.count_params():,} parameters")
-    state = load_state(run_dir, model)
+    log(f"model: {model.count_params():,} parameters; strategy {t.strategy}, {replicas} replica(s)")
     if state is None:
         state = TrainingState()
+        state.replicas = replicas
+        extra: dict[str, Any] = {}
+        if parent_dir is not None:
+            finetune.load_parent_weights(model, parent_dir)
+            extra = {"parent": finetune.parent_record(parent_dir), "unknown_piece_rate": unknown}
+            log(f"initialised from {parent_dir / BEST_WEIGHTS}")
         update_metadata(
             run_dir,
             **initial_metadata(config, src_tok, tgt_tok, model),
             attribution=data.spec.attribution,
             licence=data.spec.licence,
             corpus_sha256=data.fingerprint,
+            strategy=t.strategy,
+            replicas=replicas,
+            **extra,
         )
     else:
+        if state.replicas != replicas and state.batch:
+            # a step was one batch per replica: keep the position in batches
+            state.batch = state.batch * state.replicas // replicas
+        state.replicas = replicas
         log(
-            f"restored epoch {state.epoch} (batch {state.batch}), step {state.step}, "
-            f"best dev BLEU {state.best_bleu:.2f} @ {state.best_epoch}, lr scale {state.lr_scale:g}"
+            f"restored from {run_dir / BACKUP_DIR}: {state.epoch} epoch(s) done, {state.batch} "
+            f"step(s) into epoch {state.epoch + 1}, step {state.step} in total; weights, "
+            f"optimizer (iteration {int(model.optimizer.iterations.numpy())}), dropout RNG "
+            f"({len(state.rng)} generators); best dev BLEU {state.best_bleu:.2f} @ epoch "
+            f"{state.best_epoch}, early-stopping wait {state.wait}/{t.patience}, "
+            f"lr scale {state.lr_scale:g}, {state.elapsed / 60:.1f} min trained"
         )
 
     dev_n = t.dev_eval_size or len(splits.dev)
@@ -362,30 +496,42 @@ def train(config: Config, run_dir: str | Path) -> dict[str, Any]:
         inference_model,
         [p.src for p in splits.dev[:dev_n]],
         [p.tgt for p in splits.dev[:dev_n]],
+        worker=worker,
     )
-    callbacks: list[keras.callbacks.Callback] = [
-        trainer,
-        keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=True),
-    ]
+    callbacks: list[keras.callbacks.Callback] = [trainer]
     if t.tensorboard:
         callbacks.append(
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False)
         )
+    distributed = strategy if replicas > 1 else None
+    train_data = batches.dataset(distributed)
+    dev_data = dev_batches.dataset_fixed(distributed)
+    dev_steps = dev_batches.steps(0, replicas)
     finished = state.stopped_early or state.epoch >= t.epochs
     if t.max_minutes is not None and state.elapsed / 60 >= t.max_minutes:
         finished = True
-    if not finished:
+    if finished:
+        log("training already finished for this config (raise train.epochs to continue)")
+    while not finished:
+        epoch = state.epoch
+        batches.epoch, batches.skip = epoch, state.batch
+        trainer.epoch_steps = batches.steps(epoch, replicas)
+        if state.batch:
+            log(f"epoch {epoch + 1}: skipping {state.batch} steps already trained")
         model.fit(
-            batches.dataset(),
-            epochs=t.epochs,
-            initial_epoch=state.epoch,
+            train_data,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            steps_per_epoch=trainer.epoch_steps - state.batch,
             shuffle=False,  # batches are shuffled by TrainingBatches
-            validation_data=dev_batches.dataset_fixed(),
+            validation_data=dev_data if dev_steps else None,
+            validation_steps=dev_steps or None,
             callbacks=callbacks,
             verbose=1 if os.environ.get("NMT_PROGRESS", "1") == "1" else 2,
         )
-    else:
-        log("training already finished for this config (raise train.epochs to continue)")
+        if state.epoch != epoch + 1:
+            raise TrainingError(f"epoch {epoch + 1} ended without its end-of-epoch step")
+        finished = trainer.stop or state.epoch >= t.epochs
     return finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model)
 
 
