@@ -224,8 +224,26 @@ def _parse_scalar(text: str) -> Any:
         return text
 
 
+def _field_hint(parts: list[str]) -> Any:
+    """The type hint of the config field at ``parts`` (None if there is no such field)."""
+    cls: Any = Config
+    hint = None
+    for part in parts:
+        if not dataclasses.is_dataclass(cls):
+            return None
+        hint = typing.get_type_hints(cls).get(part)
+        if hint is None:
+            return None
+        cls = hint
+    return hint
+
+
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``section.key=value`` strings to a nested dict (in place) and return it."""
+    """Apply ``section.key=value`` strings to a nested dict (in place) and return it.
+
+    Values are read as YAML scalars (``3``, ``true``, ``null``), except for string fields,
+    which take the text as it is (so ``data.src_lang=no`` stays ``"no"``).
+    """
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
@@ -236,23 +254,14 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part} is not a section")
-        value = _parse_scalar(text)
-        # a string-typed field given a number-looking value (e.g. src_lang=no) stays a string
-        node[parts[-1]] = value
+        hint = _field_hint(parts)
+        if hint is str:
+            node[parts[-1]] = text
+        elif hint == str | None:
+            node[parts[-1]] = None if text in ("null", "~", "") else text
+        else:
+            node[parts[-1]] = _parse_scalar(text)
     return values
-
-
-def _coerce_strings(values: dict[str, Any], cls: type = Config) -> None:
-    """Turn YAML-parsed scalars back into strings where the field is a plain string."""
-    hints = typing.get_type_hints(cls)
-    for name, value in values.items():
-        hint = hints.get(name)
-        if hint is None:
-            continue
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            _coerce_strings(value, hint)
-        elif hint in (str, str | None) and isinstance(value, (bool, int, float)):
-            values[name] = str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
@@ -268,7 +277,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{path}: top level must be a mapping")
         values = loaded or {}
     apply_overrides(values, overrides or [])
-    _coerce_strings(values)
     return config_from_dict(values)
 
 

@@ -102,24 +102,41 @@ def train_tokenizer(
         if count == 0:
             raise TokenizerError("cannot train a tokenizer on an empty corpus")
         prefix = Path(tmp) / "sp"
-        spm.SentencePieceTrainer.train(
-            input=str(corpus),
-            model_prefix=str(prefix),
-            vocab_size=vocab_size,
-            model_type=model_type,
-            character_coverage=character_coverage,
-            pad_id=PAD_ID,
-            unk_id=UNK_ID,
-            bos_id=BOS_ID,
-            eos_id=EOS_ID,
-            hard_vocab_limit=False,  # small corpora get a smaller vocabulary, not an error
-            input_sentence_size=seed_sentences,
-            shuffle_input_sentence=True,
-            num_threads=2,
-            minloglevel=2,
-        )
+        try:
+            _train(corpus, prefix, vocab_size, model_type, character_coverage, seed_sentences)
+        except RuntimeError as err:
+            raise TokenizerError(
+                f"SentencePiece training failed ({err}); with a small alphabet or corpus, "
+                "raise data.vocab_size or lower data.character_coverage"
+            ) from err
         # copy into place atomically so a killed run leaves no half model
         from nmt.io import atomic_copy
 
         atomic_copy(prefix.with_suffix(".model"), model_path)
     return Tokenizer.load(model_path)
+
+
+def _train(
+    corpus: Path,
+    prefix: Path,
+    vocab_size: int,
+    model_type: str,
+    character_coverage: float,
+    seed_sentences: int,
+) -> None:
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(prefix),
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        pad_id=PAD_ID,
+        unk_id=UNK_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
+        hard_vocab_limit=False,  # small corpora get a smaller vocabulary, not an error
+        input_sentence_size=seed_sentences,
+        shuffle_input_sentence=True,
+        num_threads=2,
+        minloglevel=2,
+    )

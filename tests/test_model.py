@@ -1,0 +1,118 @@
+"""Model shapes, the cuDNN rule on every LSTM, masking, and step decoding == teacher forcing."""
+
+import keras
+import numpy as np
+import pytest
+
+from nmt.config import ModelConfig
+from nmt.model import build_model, smoothed_cross_entropy
+
+SMALL = dict(embedding_dim=16, hidden_dim=24, dropout=0.1)
+
+
+def all_lstms(model):
+    """Every LSTM layer inside the model, each once."""
+    found = {}
+
+    def visit(layer):
+        if isinstance(layer, keras.layers.LSTM):
+            found[id(layer)] = layer
+        subs = list(getattr(layer, "_layers", []))
+        subs += [getattr(layer, "forward_layer", None), getattr(layer, "backward_layer", None)]
+        for sub in subs:
+            if sub is not None:
+                visit(sub)
+
+    visit(model)
+    return list(found.values())
+
+
+@pytest.mark.parametrize(
+    "attention, layers, bidirectional",
+    [("dot", (2, 1), True), ("general", (1, 2), False), ("none", (2, 2), True)],
+)
+def test_every_lstm_keeps_the_cudnn_rule(attention, layers, bidirectional):
+    config = ModelConfig(
+        attention=attention,
+        encoder_layers=layers[0],
+        decoder_layers=layers[1],
+        bidirectional=bidirectional,
+        **SMALL,
+    )
+    model = build_model(config, 50, 60)
+    lstms = all_lstms(model)
+    expected = layers[0] * (2 if bidirectional else 1) + layers[1]
+    assert len(lstms) == expected
+    for lstm in lstms:
+        cell = lstm.cell
+        assert cell.activation is keras.activations.tanh
+        assert cell.recurrent_activation is keras.activations.sigmoid
+        assert cell.use_bias and not lstm.unroll
+        assert cell.dropout == 0 and cell.recurrent_dropout == 0
+        assert lstm.use_cudnn == "auto"  # never True: that raises on a CPU
+
+
+def test_shapes_and_parameter_count():
+    model = build_model(ModelConfig(**SMALL), 50, 60)
+    src = np.array([[5, 6, 7, 0], [8, 9, 0, 0]], dtype="int32")
+    tgt = np.array([[2, 10, 11], [2, 12, 0]], dtype="int32")
+    logits = model({"encoder_inputs": src, "decoder_inputs": tgt})
+    assert tuple(logits.shape) == (2, 3, 60)
+    assert str(logits.dtype) in ("float32", "<dtype: 'float32'>")
+    weights = model.attention_weights({"encoder_inputs": src, "decoder_inputs": tgt})
+    w = np.asarray(weights)
+    assert w.shape == (2, 3, 4)
+    np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(w[1, :, 2:] < 1e-6)  # padded source positions get no attention
+
+
+def test_padding_does_not_change_outputs():
+    model = build_model(ModelConfig(**SMALL), 50, 60)
+    src = np.array([[5, 6, 7]], dtype="int32")
+    tgt = np.array([[2, 10]], dtype="int32")
+    a = model({"encoder_inputs": src, "decoder_inputs": tgt})
+    b = model(
+        {
+            "encoder_inputs": np.pad(src, ((0, 0), (0, 3))),
+            "decoder_inputs": np.pad(tgt, ((0, 0), (0, 2))),
+        }
+    )
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b)[:, :2], atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["none", "general"])
+def test_decode_step_matches_teacher_forcing(attention):
+    model = build_model(ModelConfig(attention=attention, decoder_layers=2, **SMALL), 50, 60)
+    src = np.array([[5, 6, 7, 8]], dtype="int32")
+    tgt = np.array([[2, 10, 11, 12]], dtype="int32")
+    full = keras.ops.log_softmax(model({"encoder_inputs": src, "decoder_inputs": tgt}), -1)
+    memory, mask, states = model.encode(src)
+    for t in range(tgt.shape[1]):
+        log_probs, states, _ = model.decode_step(tgt[:, t], states, memory, mask)
+        np.testing.assert_allclose(np.asarray(log_probs), np.asarray(full)[:, t], atol=1e-4)
+
+
+def test_label_smoothed_loss_ignores_padding():
+    logits = np.log(np.array([[[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]], "float32"))
+    labels = np.array([[1, 0]])  # the second position is padding
+    # position 0: label 1 has p=0.1 -> NLL = -log 0.1
+    plain = float(smoothed_cross_entropy(labels, logits, 0.0))
+    assert plain == pytest.approx(-np.log(0.1), rel=1e-5)
+    smooth = float(smoothed_cross_entropy(labels, logits, 0.2))
+    expected = 0.8 * -np.log(0.1) + 0.2 * -np.mean(np.log([0.7, 0.1, 0.1, 0.1]))
+    assert smooth == pytest.approx(expected, rel=1e-5)
+
+
+def test_tied_embeddings_share_the_output_matrix():
+    tied = build_model(ModelConfig(tie_embeddings=True, **SMALL), 50, 60)
+    untied = build_model(ModelConfig(tie_embeddings=False, **SMALL), 50, 60)
+    assert tied.output_projection is None and untied.output_projection is not None
+    # untied: a (hidden 24 -> 60) projection, and W_c maps [c; h] (48) to 24 instead of 16
+    assert untied.count_params() - tied.count_params() == 24 * 60 + 48 * (24 - 16)
+    src = np.array([[5, 6]], dtype="int32")
+    tgt = np.array([[2, 7]], dtype="int32")
+    before = np.asarray(tied({"encoder_inputs": src, "decoder_inputs": tgt}))
+    table = tied.tgt_embedding.embeddings
+    table.assign(table.numpy() * np.array([1.0] * 59 + [3.0], "float32")[:, None])
+    after = np.asarray(tied({"encoder_inputs": src, "decoder_inputs": tgt}))
+    assert not np.allclose(before[..., 59], after[..., 59])  # logit 59 reads embedding row 59
