@@ -447,6 +447,10 @@ def _train(
         model = build_model(
             config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
         )
+        fresh = not (run_dir / BACKUP_DIR / STATE_FILE).is_file()
+        if fresh and parent_dir is not None:
+            finetune.load_parent_weights(model, parent_dir)  # before compile: no optimizer yet
+            log(f"initialised from {parent_dir / BEST_WEIGHTS}")
         _compile(model, config)
         if replicas > 1:
             scale_loss_for_replicas(model)
@@ -458,9 +462,7 @@ def _train(
         state.replicas = replicas
         extra: dict[str, Any] = {}
         if parent_dir is not None:
-            finetune.load_parent_weights(model, parent_dir)
             extra = {"parent": finetune.parent_record(parent_dir), "unknown_piece_rate": unknown}
-            log(f"initialised from {parent_dir / BEST_WEIGHTS}")
         update_metadata(
             run_dir,
             **initial_metadata(config, src_tok, tgt_tok, model),
