@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=4000,
         help="lines read and sorted together (memory bound; 1 for line-at-a-time pipes)",
     )
+    add(
+        "--max-tokens",
+        type=int,
+        help="split inputs longer than this many source pieces (default: the training limit)",
+    )
     add("--quiet", "-q", action="store_true", help="no progress bar, no timing messages")
     add("--interactive", action="store_true", help="interactive even when input is not a terminal")
     return parser
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.alpha is not None:
         translator.decode.length_penalty = args.alpha
+    if args.max_tokens is not None:
+        translator.max_source_tokens = args.max_tokens
     if (args.align or args.plot_attention) and not translator.has_attention:
         print(
             "error: this model has no attention, so --align and --plot-attention are not available",
@@ -106,6 +113,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--n-best {args.n_best} is larger than --beam {args.beam}"
     if args.chunk_lines < 1:
         return "--chunk-lines must be >= 1"
+    if args.max_tokens is not None and args.max_tokens < 1:
+        return "--max-tokens must be >= 1"
     for name in ("input", "reference"):
         path = getattr(args, name)
         if path is not None and not Path(path).is_file():

@@ -1,0 +1,173 @@
+"""The Translator on a tiny trained model, and its helpers (segmenting, alignment, repair)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nmt.alignment import pharaoh, plot_attention, word_alignment, word_index
+from nmt.segment import split_ids
+from nmt.streaming import count_lines, read_lines, repair_line, repair_summary
+from nmt.tokenizer import EOS_ID
+from nmt.translator import Translator
+
+SENTENCES = [
+    "alpha bravo charlie",
+    "kilo lima golf echo",
+    "india juliet",
+    "delta echo foxtrot golf",
+]
+EXPECTED = ["CHARLIE BRAVO ALPHA", "ECHO GOLF LIMA KILO", "JULIET INDIA", "GOLF FOXTROT ECHO DELTA"]
+
+
+@pytest.fixture(scope="module")
+def translator(trained_run) -> Translator:
+    return Translator.from_checkpoint(trained_run)
+
+
+def teacher_forced_log_prob(translator: Translator, src: list[int], tgt: list[int]) -> float:
+    """Sum of the model's log-probabilities of ``tgt`` + EOS given ``src`` (no search)."""
+    from nmt.tokenizer import BOS_ID
+
+    inputs = {
+        "encoder_inputs": tf.constant([src], tf.int32),
+        "decoder_inputs": tf.constant([[BOS_ID, *tgt]], tf.int32),
+    }
+    log_probs = tf.nn.log_softmax(translator.model(inputs), axis=-1)[0].numpy()
+    return float(sum(log_probs[i, t] for i, t in enumerate([*tgt, EOS_ID])))
+
+
+def test_greedy_and_beam_translate_the_reverse_task(translator):
+    assert translator.translate(SENTENCES, beam_size=1) == EXPECTED
+    assert translator.translate(SENTENCES, beam_size=4) == EXPECTED
+
+
+def test_beam_one_is_greedy_and_scores_are_model_log_probs(translator):
+    greedy = translator.translate_detailed(SENTENCES, beam_size=1)
+    beam = translator.translate_detailed(SENTENCES, beam_size=3, n_best=3)
+    src_ids = translator.encode_sources(SENTENCES)
+    for src, g, b in zip(src_ids, greedy, beam):
+        assert g[0].tokens == b[0].tokens
+        for hyp in (g[0], *b):
+            expected = teacher_forced_log_prob(translator, src, hyp.tokens)
+            assert hyp.log_prob == pytest.approx(expected, abs=1e-3)
+
+
+def test_n_best_lists_are_distinct_and_ordered(translator):
+    for hyps in translator.translate_detailed(SENTENCES, beam_size=5, n_best=5):
+        assert len(hyps) == 5
+        scores = [h.score for h in hyps]
+        assert scores == sorted(scores, reverse=True)
+        assert len({tuple(h.tokens) for h in hyps}) == 5
+        for h in hyps:  # normalised score = log-prob / GNMT penalty of the length with EOS
+            alpha = translator.decode.length_penalty
+            assert h.score == pytest.approx(h.log_prob / ((5 + len(h.tokens) + 1) / 6) ** alpha)
+
+
+def test_order_and_empty_inputs_are_kept(translator):
+    texts = ["", SENTENCES[1], "   ", SENTENCES[0], SENTENCES[2]]
+    out = translator.translate(texts, beam_size=2)
+    assert out == ["", EXPECTED[1], "", EXPECTED[0], EXPECTED[2]]
+
+
+def test_attention_rows_are_distributions_over_the_source(translator):
+    for beam in (1, 3):
+        hyps = translator.translate_detailed(SENTENCES, beam_size=beam, with_attention=True)
+        for (hyp,), src, text in zip(hyps, translator.encode_sources(SENTENCES), SENTENCES):
+            assert hyp.src_tokens == src
+            assert hyp.attention.shape == (len(hyp.tokens), len(src))
+            np.testing.assert_allclose(hyp.attention.sum(axis=1), 1.0, atol=1e-4)
+            pairs = word_alignment(
+                translator.src_tokenizer.pieces(hyp.src_tokens),
+                translator.tgt_tokenizer.pieces(hyp.tokens),
+                hyp.attention,
+            )
+            assert re.fullmatch(r"\d+-\d+( \d+-\d+)*", pharaoh(pairs))
+            assert sorted(t for _, t in pairs) == list(range(len(hyp.text.split())))
+            assert all(0 <= s < len(text.split()) for s, _ in pairs)
+
+
+def test_over_long_input_is_split_and_joined_not_cut(translator):
+    translator_limit = translator.max_source_tokens
+    long_text = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima"
+    try:
+        translator.max_source_tokens = 8
+        stats: Counter = Counter()
+        (hyp,) = translator.translate_detailed([long_text], beam_size=2, stats=stats)[0]
+    finally:
+        translator.max_source_tokens = translator_limit
+    assert stats["split_lines"] == 1 and stats["split_pieces"] >= 2
+    ids = translator.encode_sources([long_text])[0]
+    parts = split_ids(ids, translator.src_tokenizer.pieces(ids), 8)
+    pieces = [translator.src_tokenizer.sp.decode(p) for p in parts]
+    assert " ".join(translator.translate(pieces, beam_size=2)) == hyp.text
+    assert len(hyp.text.split()) == len(long_text.split())
+
+
+def test_search_graph_is_traced_once_per_setting(trained_run):
+    translator = Translator.from_checkpoint(trained_run)
+    for texts in (SENTENCES[:1], SENTENCES, SENTENCES[:3] * 7):
+        translator.translate(texts, beam_size=3)
+    (fn,) = translator._functions.values()
+    assert fn.experimental_get_tracing_count() == 1
+
+
+# --- helpers --------------------------------------------------------------------------------
+def test_split_ids_prefers_sentence_ends_then_words():
+    pieces = ["▁a", "▁b", ".", "▁c", "▁d", "e", "▁f", "▁g", "h", "i", "j"]
+    ids = list(range(len(pieces)))
+    parts = split_ids(ids, pieces, 5)
+    assert parts[0] == [0, 1, 2]  # after "b ."
+    assert all(len(p) <= 5 for p in parts)
+    assert sum(parts, []) == ids
+    assert split_ids(ids, pieces, 20) == [ids]
+    assert split_ids([], [], 3) == [[]]
+    no_words = split_ids(list(range(12)), ["x"] * 12, 5)  # no boundary at all: hard cuts
+    assert [len(p) for p in no_words] == [5, 5, 2]
+
+
+def test_word_alignment_sums_pieces_into_words():
+    src = ["▁the", "▁cat", "s", "▁sleep"]
+    tgt = ["▁los", "▁gato", "s", "▁duermen"]
+    attention = np.array(
+        [[0.9, 0.1, 0.0, 0.0], [0.1, 0.5, 0.4, 0.0], [0.0, 0.3, 0.6, 0.1], [0.2, 0.0, 0.0, 0.8]]
+    )
+    assert word_index(src) == [0, 1, 1, 2]
+    assert pharaoh(word_alignment(src, tgt, attention)) == "0-0 1-1 2-2"
+    with pytest.raises(ValueError, match="shape"):
+        word_alignment(src, tgt, attention[:2])
+
+
+def test_plot_attention_writes_a_png(tmp_path):
+    path = plot_attention(np.eye(3), ["▁a", "▁b", "▁c"], ["▁A", "▁B", "▁C"], tmp_path / "x.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_repair_line_counts_what_it_fixes():
+    stats: Counter = Counter()
+    assert repair_line(b"  hello\tworld  ", stats) == "hello world"
+    assert repair_line(b"bad \xff byte", stats) == "bad \ufffd byte"
+    assert repair_line(b"bell\x07 and\x00 nul\x1b", stats) == "bell and nul"
+    assert repair_line("zero\u200bwidth\u00a0space".encode(), stats) == "zerowidth space"
+    assert repair_line(b" \t ", stats) == ""
+    assert repair_line(b"", stats) == ""
+    assert stats == Counter(invalid_utf8=1, control_chars=2, blank=2)
+    summary = repair_summary(stats)
+    assert "2 blank" in summary and "1 line(s) with invalid UTF-8" in summary
+    assert repair_summary(Counter()) is None
+
+
+def test_read_lines_splits_on_newline_only(tmp_path):
+    data = b"a\r\nb\rc\n\nd\x85e\xe2\x80\xa8f"  # CR, NEL, LINE SEPARATOR are not line ends
+    assert list(read_lines(io.BytesIO(data))) == [b"a", b"b\rc", b"", b"d\x85e\xe2\x80\xa8f"]
+    path = tmp_path / "x.txt"
+    path.write_bytes(data)
+    with open(path, "rb") as handle:
+        assert count_lines(handle) == 4
+        assert handle.read() == data  # rewound
+    assert count_lines(io.BytesIO(data)) is None
