@@ -84,6 +84,7 @@ class Translator:
                 lambda src: self._search(src, beam_size, n_best, with_attention, alpha),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
                 reduce_retracing=True,
+                autograph=False,  # the search has explicit loops; converting costs start-up time
             )
         return self._functions[key]
 

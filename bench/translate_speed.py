@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Translation speed and quality of a trained model on its test split, printed as JSON.
+
+For each beam size: sentences/s and target pieces/s over the whole test split (after a short
+warm-up that traces the graph), BLEU and chrF. Then the peak memory of this process and, in a
+fresh ``translate.py`` process, the wall time from process start to the first translation.
+
+    python bench/translate_speed.py --model checkpoints/en-es --beams 1,5,10
+
+``--model`` defaults to the shipped ``checkpoints/en-es`` when it exists. The test split is
+rebuilt from the corpus named in the run's config (found under ``--data-dir`` /
+``$NMT_DATA_DIR`` / ``../shared/corpora``) and checked against the run's ``split.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+SHIPPED = REPO / "checkpoints" / "en-es"
+
+
+def test_split(run_dir: Path, config, data_dir: str | None) -> tuple[list[str], list[str]]:
+    """The run's test sources and references, rebuilt exactly as training split them."""
+    from nmt.data import load_split_rows, prepare_data
+
+    if data_dir:
+        config.data.data_dir = data_dir
+    data = prepare_data(config.data)
+    test = data.splits.test
+    recorded = run_dir / "split.json"
+    if recorded.is_file():
+        rows = load_split_rows(recorded).get("test_rows")
+        if rows is not None and rows != [p.row for p in test]:
+            raise SystemExit(f"error: the rebuilt test split does not match {recorded}")
+    return [p.src for p in test], [p.tgt for p in test]
+
+
+def measure(translator, sources: list[str], refs: list[str], beam: int) -> dict:
+    from nmt.evaluation import score_corpus
+
+    translator.translate(sources[:64], beam_size=beam)  # trace the graph
+    start = time.perf_counter()
+    hyps = translator.translate_detailed(sources, beam_size=beam)
+    seconds = time.perf_counter() - start
+    texts = [h[0].text for h in hyps]
+    tokens = sum(len(h[0].tokens) for h in hyps)
+    scores = score_corpus(texts, refs, ("bleu", "chrf"))
+    return {
+        "beam": beam,
+        "sentences_per_sec": round(len(sources) / seconds, 1),
+        "target_tokens_per_sec": round(tokens / seconds, 1),
+        "seconds": round(seconds, 2),
+        "bleu": scores["bleu"],
+        "chrf": scores["chrf"],
+    }
+
+
+def startup_seconds(model: str) -> float:
+    """Wall time from starting ``translate.py`` to reading its first translated line."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "translate.py"), "-m", model, "-q"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    proc.stdin.write(b"How are you?\n")
+    proc.stdin.close()
+    proc.stdout.readline()
+    seconds = time.perf_counter() - start
+    proc.wait()
+    return round(seconds, 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(SHIPPED) if SHIPPED.is_dir() else None)
+    parser.add_argument("--beams", default="1,5", help="comma-separated beam sizes")
+    parser.add_argument("--data-dir", help="corpus catalogue directory")
+    parser.add_argument("--limit", type=int, help="use only the first N test sentences")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up timing")
+    args = parser.parse_args(argv)
+    if args.model is None:
+        parser.error(f"{SHIPPED} does not exist yet: give --model RUN_DIR")
+
+    from nmt.translator import Translator
+
+    translator = Translator.from_checkpoint(args.model)
+    run_dir = Path(args.model) if Path(args.model).is_dir() else SHIPPED
+    sources, refs = test_split(run_dir, translator.config, args.data_dir)
+    if args.limit:
+        sources, refs = sources[: args.limit], refs[: args.limit]
+    results = [measure(translator, sources, refs, int(b)) for b in args.beams.split(",")]
+    report = {
+        "model": str(args.model),
+        "parameters": int(translator.model.count_params()),
+        "test_sentences": len(sources),
+        "length_penalty": translator.decode.length_penalty,
+        "cpu_count": os.cpu_count(),
+        "results": results,
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    greedy = next((r for r in results if r["beam"] == 1), None)
+    for r in results:
+        if greedy and r is not greedy:
+            r["throughput_vs_greedy"] = round(
+                r["sentences_per_sec"] / greedy["sentences_per_sec"], 3
+            )
+            r["bleu_vs_greedy"] = round(r["bleu"] - greedy["bleu"], 2)
+    if not args.no_startup:
+        report["start_to_first_translation_s"] = startup_seconds(str(args.model))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
