@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "length_penalty": translator.decode.length_penalty,
         "cpu_count": os.cpu_count(),
         "results": results,
+        # this process: includes reading and splitting the whole corpus
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     greedy = next((r for r in results if r["beam"] == 1), None)
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             r["bleu_vs_greedy"] = round(r["bleu"] - greedy["bleu"], 2)
     if not args.no_startup:
         report["start_to_first_translation_s"] = startup_seconds(str(args.model))
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        report["translate_py_peak_memory_mb"] = round(children / 1024, 1)
     print(json.dumps(report, indent=2))
     return 0
 
