@@ -157,7 +157,9 @@ class Translator:
         units: list[list[int]] = []
         owner: list[int] = []
         for i, seq in enumerate(ids):
-            parts = split_ids(seq, self.src_tokenizer.pieces(seq), self.max_source_tokens)
+            parts = [seq]
+            if len(seq) > self.max_source_tokens:
+                parts = split_ids(seq, self.src_tokenizer.pieces(seq), self.max_source_tokens)
             if len(parts) > 1 and stats is not None:
                 stats["split_lines"] += 1
                 stats["split_pieces"] += len(parts)
