@@ -1,0 +1,193 @@
+"""Evaluation report for run directories: ``python -m nmt.evaluate RUN_DIR [RUN_DIR ...]``.
+
+For each run: sacreBLEU BLEU/chrF/TER with signatures on the run's own test split (rebuilt from
+the corpus and checked against ``split.json``), BLEU by source-length bucket, and a PNG plot of
+BLEU against source length (one line per run, so models can be compared on one picture).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from nmt.env import quiet_tensorflow
+
+BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
+
+
+class EvaluationError(ValueError):
+    """The test split cannot be rebuilt as it was when the model was trained."""
+
+
+def bucket_name(low: int, high: int | None) -> str:
+    return f"{low}-{high}" if high is not None else f"{low}+"
+
+
+def source_length(text: str) -> int:
+    """Source length in whitespace-separated words (independent of the model's tokenizer)."""
+    return len(text.split())
+
+
+def rebuild_test_split(run_dir: Path, data_dir: str | None = None) -> tuple[list[str], list[str]]:
+    """Rebuild the run's test split and check it against the rows recorded in split.json."""
+    from nmt.checkpoint import SPLIT_FILE
+    from nmt.config import load_config
+    from nmt.data import load_split_rows, prepare_data
+
+    config = load_config(run_dir / "config.yaml")
+    if data_dir:
+        config.data.data_dir = data_dir
+    data = prepare_data(config.data)
+    split_file = run_dir / SPLIT_FILE
+    if split_file.is_file():
+        recorded = load_split_rows(split_file)
+        rows = [p.row for p in data.splits.test]
+        if rows != recorded["test_rows"]:
+            raise EvaluationError(
+                f"{run_dir}: the test split rebuilt from {config.data.corpus} differs from "
+                f"{SPLIT_FILE} (has the corpus file changed?)"
+            )
+        if data.fingerprint and recorded.get("sha256") not in ("", None, data.fingerprint):
+            raise EvaluationError(f"{run_dir}: corpus file checksum differs from {SPLIT_FILE}")
+    return [p.src for p in data.splits.test], [p.tgt for p in data.splits.test]
+
+
+def bleu_by_length(sources: list[str], hyps: list[str], refs: list[str]) -> list[dict[str, Any]]:
+    """BLEU and chrF per source-length bucket."""
+    from nmt.evaluation import score_corpus
+
+    rows = []
+    for low, high in BUCKETS:
+        index = [
+            i
+            for i, s in enumerate(sources)
+            if low <= source_length(s) and (high is None or source_length(s) <= high)
+        ]
+        row: dict[str, Any] = {"bucket": bucket_name(low, high), "sentences": len(index)}
+        if index:
+            scores = score_corpus([hyps[i] for i in index], [refs[i] for i in index])
+            row.update(bleu=scores["bleu"], chrf=scores["chrf"])
+        rows.append(row)
+    return rows
+
+
+def evaluate_run(run_dir: Path, beams: list[int], data_dir: str | None = None) -> dict[str, Any]:
+    """Translate the test split with each beam size and score it."""
+    from nmt.evaluation import score_corpus
+    from nmt.translator import Translator
+
+    translator = Translator.from_checkpoint(run_dir)
+    sources, refs = rebuild_test_split(run_dir, data_dir)
+    report: dict[str, Any] = {
+        "run": str(run_dir),
+        "parameters": translator.model.count_params(),
+        "attention": translator.model.attention_type,
+        "test_sentences": len(sources),
+        "results": {},
+    }
+    for beam in beams:
+        start = time.time()
+        hyps = translator.translate(sources, beam_size=beam)
+        seconds = time.time() - start
+        scores = score_corpus(hyps, refs, ("bleu", "chrf", "ter"))
+        scores["seconds"] = round(seconds, 1)
+        scores["by_length"] = bleu_by_length(sources, hyps, refs)
+        report["results"][f"beam{beam}"] = scores
+    return report
+
+
+def markdown_table(reports: list[dict[str, Any]]) -> str:
+    """One row per (run, beam): overall scores and BLEU per source-length bucket."""
+    names = [bucket_name(lo, hi) for lo, hi in BUCKETS]
+    lines = [
+        "| model | attention | params | search | BLEU | chrF | TER | "
+        + " | ".join(f"BLEU {n}" for n in names)
+        + " |",
+        "|" + "---|" * (7 + len(names)),
+    ]
+    for report in reports:
+        for search, scores in report["results"].items():
+            by = {row["bucket"]: row for row in scores["by_length"]}
+            cells = [
+                f"{by[n]['bleu']:.1f} ({by[n]['sentences']})" if "bleu" in by[n] else "-"
+                for n in names
+            ]
+            lines.append(
+                f"| {Path(report['run']).name} | {report['attention']} | "
+                f"{report['parameters'] / 1e6:.1f}M | {search} | {scores['bleu']:.1f} | "
+                f"{scores['chrf']:.1f} | {scores['ter']:.1f} | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines)
+
+
+def plot_bleu_by_length(reports: list[dict[str, Any]], path: Path, search: str) -> None:
+    """Line plot of BLEU per source-length bucket, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [bucket_name(lo, hi) for lo, hi in BUCKETS]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for report in reports:
+        scores = report["results"].get(search)
+        if scores is None:
+            continue
+        by = {row["bucket"]: row.get("bleu") for row in scores["by_length"]}
+        ax.plot(names, [by[n] for n in names], marker="o", label=Path(report["run"]).name)
+    ax.set_xlabel("source length (words)")
+    ax.set_ylabel(f"BLEU ({search})")
+    ax.set_title("BLEU by source length")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nmt.evaluate",
+        description="Score run directories on their test split; write JSON, Markdown and a plot.",
+    )
+    parser.add_argument("runs", nargs="+", help="run directories or shipped model names")
+    parser.add_argument("--beams", default="1,5", help="comma list of beam sizes (1 = greedy)")
+    parser.add_argument("--out", help="report folder (default: RUN/eval for a single run)")
+    parser.add_argument("--data-dir", help="corpus catalogue directory")
+    args = parser.parse_args(argv)
+    quiet_tensorflow()
+    from corpora import CorpusError
+    from nmt.checkpoint import CheckpointError, resolve_run_dir
+    from nmt.evaluation import format_scores
+
+    beams = [int(b) for b in args.beams.split(",")]
+    reports = []
+    try:
+        for name in args.runs:
+            run_dir = resolve_run_dir(name)
+            report = evaluate_run(run_dir, beams, args.data_dir)
+            reports.append(report)
+            for search, scores in report["results"].items():
+                print(f"{run_dir} {search}:\n{format_scores(scores)}")
+    except (CheckpointError, CorpusError, EvaluationError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else resolve_run_dir(args.runs[0]) / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(reports, indent=2) + "\n", encoding="utf-8")
+    table = markdown_table(reports)
+    (out / "report.md").write_text(table + "\n", encoding="utf-8")
+    search = f"beam{max(beams)}"
+    plot_bleu_by_length(reports, out / "bleu_by_length.png", search)
+    print(table)
+    print(f"report written to {out}/ (report.json, report.md, bleu_by_length.png)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
