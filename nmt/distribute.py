@@ -82,12 +82,16 @@ def worker_run_dir(run_dir: Path, worker: WorkerInfo) -> Path:
     return run_dir.with_name(f"{run_dir.name}.worker{worker.index}")
 
 
-def scale_loss_for_replicas(model: Any) -> None:
-    """Divide the model's loss by the replicas in sync, so that the all-reduced (summed)
-    gradients are those of the mean loss, as Keras does for its built-in losses.
+def prepare_replicated_model(model: Any) -> None:
+    """Adapt a compiled Seq2Seq (created in the strategy's scope) to several replicas.
 
-    ``Seq2Seq.compute_loss`` returns a per-replica mean; Keras' train step sums gradients over
-    replicas and multiplies the logged loss back, so only the gradient scale changes here.
+    * Divide the loss by the replicas in sync, so that the all-reduced (summed) gradients are
+      those of the mean loss, as Keras does for its built-in losses (``Seq2Seq.compute_loss``
+      returns a per-replica mean; Keras multiplies the logged loss back).
+    * Build the optimizer here, in the scope, and skip Keras' "symbolic build" at the start of
+      ``fit``: the model is already built, and that step takes a batch from the distributed
+      dataset and tries to average it across replicas, which fails for dict inputs whose
+      per-replica batches have different shapes (variable-length batches).
     """
     from keras.src.losses.loss import scale_loss_for_distribution
 
@@ -98,3 +102,6 @@ def scale_loss_for_replicas(model: Any) -> None:
         return scale_loss_for_distribution(loss)
 
     model.compute_loss = scaled
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None

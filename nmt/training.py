@@ -39,7 +39,7 @@ from nmt.checkpoint import (
 )
 from nmt.config import Config, config_from_dict, load_config, save_config
 from nmt.data import PreparedData, prepare_data, save_split
-from nmt.distribute import WorkerInfo, make_strategy, scale_loss_for_replicas, worker_run_dir
+from nmt.distribute import WorkerInfo, make_strategy, prepare_replicated_model, worker_run_dir
 from nmt.evaluation import format_scores, score_corpus
 from nmt.io import atomic_write_text
 from nmt.model import Seq2Seq, build_model
@@ -327,7 +327,8 @@ def load_state(run_dir: Path, model: Seq2Seq) -> TrainingState | None:
     weights = backup / state.weights_file
     if not weights.is_file():
         raise TrainingError(f"{backup}: the state names {state.weights_file}, which is missing")
-    model.optimizer.build(model.trainable_variables)
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     model.load_weights(str(weights))
     seeds = seed_states(model)
     if len(state.rng) == len(seeds):
@@ -453,7 +454,7 @@ def _train(
             log(f"initialised from {parent_dir / BEST_WEIGHTS}")
         _compile(model, config)
         if replicas > 1:
-            scale_loss_for_replicas(model)
+            prepare_replicated_model(model)
         state = load_state(run_dir, model)
     inference_model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size)
     log(f"model: {model.count_params():,} parameters; strategy {t.strategy}, {replicas} replica(s)")
