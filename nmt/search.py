@@ -212,10 +212,6 @@ class _BeamSearch:
         )
         vocab = tf.shape(log_probs)[-1]
         log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [self.batch, self.beam, vocab])
-        # at its length limit a sentence may only end
-        eos_only = tf.one_hot(self.eos_id, vocab, on_value=0.0, off_value=NEG_INF)
-        forced = (s.t >= self.max_lengths)[:, None, None]
-        log_probs = tf.where(forced, log_probs + eos_only, log_probs)
         if self.collect:
             if weights is None:  # a model without attention: report zeros
                 weights = tf.zeros([self.batch * self.beam, self.src_len], tf.float32)
@@ -225,10 +221,7 @@ class _BeamSearch:
     def _body(self, s: _Beams):
         beam, t = self.beam, s.t
         log_probs, vocab, states, weights = self._step_log_probs(s)
-        # 2 * beam candidates always leave beam ones that do not end (at most beam end in EOS)
-        total = tf.reshape(s.alive_log_probs[:, :, None] + log_probs, [self.batch, -1])
-        top_scores, top_index = tf.math.top_k(total, k=2 * beam)
-        parent, token = top_index // vocab, top_index % vocab
+        top_scores, parent, token = self._candidates(s, log_probs, vocab)
         is_eos = tf.equal(token, self.eos_id)
         valid = tf.logical_and(top_scores > NEG_INF / 2, tf.logical_not(s.done)[:, None])
 
@@ -265,6 +258,24 @@ class _BeamSearch:
             fin_scores, fin_log_probs, fin_seq, fin_attn, done,
         )  # fmt: skip
         return (new,)
+
+    def _candidates(self, s: _Beams, log_probs: tf.Tensor, vocab: tf.Tensor):
+        """The ``2 * beam`` best extensions ``(batch, 2 * beam)``: total log-probs, parent beam
+        and token. Twice the beam always leaves ``beam`` that do not end (at most ``beam`` are
+        EOS). At its length limit a sentence may only end: its candidates are its beams + EOS
+        (patched in after ``top_k``, which is cheaper than masking the whole vocabulary)."""
+        beam = self.beam
+        total = tf.reshape(s.alive_log_probs[:, :, None] + log_probs, [self.batch, -1])
+        top_scores, top_index = tf.math.top_k(total, k=2 * beam)
+        parent, token = top_index // vocab, top_index % vocab
+        forced = (s.t >= self.max_lengths)[:, None]
+        ending = s.alive_log_probs + log_probs[:, :, self.eos_id]  # (batch, beam)
+        ending = tf.concat([ending, tf.fill(tf.shape(ending), NEG_INF)], 1)
+        slots = tf.range(2 * beam)[None]
+        top_scores = tf.where(forced, ending, top_scores)
+        parent = tf.where(forced, slots % beam, parent)
+        token = tf.where(forced, tf.where(slots < beam, self.eos_id, self.pad_id), token)
+        return top_scores, parent, token
 
     def _cannot_improve(self, t, best_alive, fin_scores) -> tf.Tensor:
         """``(batch,)``: no alive hypothesis can beat the ``n_best``-th finished one."""
