@@ -118,7 +118,7 @@ def run(translator: Translator, beam_size: int | None = None, n_best: int = 1) -
         target=lambda: translator.translate(["."], beam_size=session.beam_size), daemon=True
     ).start()
     readline = _setup_readline()
-    session._say(HELP.splitlines()[0] + " (:help for commands, Ctrl-D to quit)")
+    session._say("Type a sentence and press Enter (:help for commands, Ctrl-D to quit).")
     try:
         while True:
             try:
