@@ -82,7 +82,7 @@ def worker_run_dir(run_dir: Path, worker: WorkerInfo) -> Path:
     return run_dir.with_name(f"{run_dir.name}.worker{worker.index}")
 
 
-def prepare_replicated_model(model: Any) -> None:
+def prepare_replicated_model(model: Any, multi_worker: bool) -> None:
     """Adapt a compiled Seq2Seq (created in the strategy's scope) to several replicas.
 
     * Divide the loss by the replicas in sync, so that the all-reduced (summed) gradients are
@@ -92,6 +92,7 @@ def prepare_replicated_model(model: Any) -> None:
       ``fit``: the model is already built, and that step takes a batch from the distributed
       dataset and tries to average it across replicas, which fails for dict inputs whose
       per-replica batches have different shapes (variable-length batches).
+    * With several workers, work around Keras' reduction of scalar metrics (see below).
     """
     from keras.src.losses.loss import scale_loss_for_distribution
 
@@ -102,6 +103,21 @@ def prepare_replicated_model(model: Any) -> None:
         return scale_loss_for_distribution(loss)
 
     model.compute_loss = scaled
+    if multi_worker:
+        # Keras reduces the step's logged metrics with strategy.reduce("MEAN", v, axis=0), which
+        # fails on scalars under MultiWorkerMirroredStrategy: give them a batch axis of one
+        model.train_step = _with_batch_axis(model.train_step)
+        model.test_step = _with_batch_axis(model.test_step)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def _with_batch_axis(step: Any) -> Any:
+    """Wrap a train/test step so that its scalar outputs have shape ``(1,)``."""
+    from keras import ops
+
+    def wrapped(data):
+        return {name: ops.reshape(value, (1,)) for name, value in step(data).items()}
+
+    return wrapped

@@ -244,7 +244,9 @@ class Trainer(keras.callbacks.Callback):
             s.wait += 1
         # the learning rate follows dev loss: smoother than BLEU, and BLEU stays 0 early on
         val_loss = float(logs.get("val_loss", float("nan")))
-        if val_loss < s.best_val_loss:
+        if np.isnan(val_loss):
+            pass  # no dev loss (e.g. fewer dev batches than replicas): the rate stays
+        elif val_loss < s.best_val_loss:
             s.best_val_loss, s.plateau_wait = val_loss, 0
         else:
             s.plateau_wait += 1
@@ -454,7 +456,7 @@ def _train(
             log(f"initialised from {parent_dir / BEST_WEIGHTS}")
         _compile(model, config)
         if replicas > 1:
-            prepare_replicated_model(model)
+            prepare_replicated_model(model, multi_worker=worker.count > 1)
         state = load_state(run_dir, model)
     inference_model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size)
     log(f"model: {model.count_params():,} parameters; strategy {t.strategy}, {replicas} replica(s)")

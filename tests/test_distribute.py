@@ -62,6 +62,7 @@ def test_two_workers_end_with_identical_weights(tmp_path):
             "data.dev_size": 40,
             "data.test_size": 10,
             "train.epochs": 2,
+            "train.token_budget": 300,
             "train.steps_per_epoch": 8,  # 8 batches: 4 steps of 2 replicas
             "train.strategy": "multi-worker",
             "train.warmup_steps": 4,
@@ -105,6 +106,7 @@ def test_two_workers_end_with_identical_weights(tmp_path):
         assert metadata["replicas"] == 2 and metadata["epochs_trained"] == 2
         state = json.loads((run_dir / "backup" / "state.json").read_text())
         assert state["step"] == 8  # 2 epochs of 4 steps, on both workers
+        assert "val_loss" in state["history"][-1]  # dev loss over both workers' dev batches
     chief = load_run(run, "last")[1].get_weights()
     other = load_run(worker_run, "last")[1].get_weights()
     assert len(chief) == len(other)
