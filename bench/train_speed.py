@@ -5,7 +5,8 @@ Fixed setup: tatoeba-spa-eng en->es (from the corpus catalogue), SentencePiece 8
 the default model config (biLSTM 2x256 encoder, LSTM 512 decoder, dot attention, ~8.6M
 parameters), the default token budget. Each variant trains ``--warmup`` batches (tracing, XLA
 compilation), then is timed over ``--steps`` batches. Variants run one after another in one
-process so their ratios are comparable on a noisy machine.
+process so their ratios are comparable on a noisy machine; the JSON records the load average
+before and after each variant, so a machine shared with other jobs shows.
 
     python bench/train_speed.py --variants default,xla,bf16
 """
@@ -116,7 +117,9 @@ def main(argv=None) -> int:
         )
     results = {}
     for name in args.variants.split(","):
+        load_before = os.getloadavg()[0]
         results[name] = measure(VARIANTS[name], args, src_tok, tgt_tok, pairs)
+        results[name]["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         print(f"# {name}: {results[name]}", file=sys.stderr, flush=True)
     base = results.get("default", next(iter(results.values())))["target_tokens_per_sec"]
     for r in results.values():

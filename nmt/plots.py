@@ -29,6 +29,9 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> Path | None:
             values = [row.get(key) for row in rows]
             if any(v is not None for v in values):
                 loss_axis.plot(epochs, values, style, color="tab:blue", label=label, marker=".")
+        from matplotlib.ticker import MaxNLocator
+
+        loss_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         loss_axis.set_xlabel("epoch")
         loss_axis.set_ylabel("loss", color="tab:blue")
         bleu_axis = loss_axis.twinx()
