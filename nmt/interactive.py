@@ -33,8 +33,8 @@ class Session:
         err: TextIO | None = None,
     ):
         self.translator = translator
-        self.beam_size = beam_size or translator.decode.beam_size
-        self.n_best = n_best
+        self.n_best = max(1, n_best)
+        self.beam_size = max(beam_size or translator.decode.beam_size, self.n_best)
         self.align = align
         self.out = out or sys.stdout
         self.err = err or sys.stderr
