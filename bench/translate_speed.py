@@ -65,8 +65,9 @@ def measure(translator, sources: list[str], refs: list[str], beam: int) -> dict:
     }
 
 
-def startup_seconds(model: str) -> float:
-    """Wall time from starting ``translate.py`` to reading its first translated line."""
+def startup_seconds(model: str) -> tuple[float, float | None]:
+    """Wall time from starting ``translate.py`` to reading its first translated line, and the
+    peak memory of that process (MB)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "translate.py"), "-m", model, "-q"],
@@ -79,8 +80,20 @@ def startup_seconds(model: str) -> float:
     proc.stdin.close()
     proc.stdout.readline()
     seconds = time.perf_counter() - start
+    peak = _peak_rss_mb(proc.pid)
     proc.wait()
-    return round(seconds, 2)
+    return round(seconds, 2), peak
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """Peak resident memory of a running process (Linux ``VmHWM``), or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             r["bleu_vs_greedy"] = round(r["bleu"] - greedy["bleu"], 2)
     if not args.no_startup:
-        report["start_to_first_translation_s"] = startup_seconds(str(args.model))
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        report["translate_py_peak_memory_mb"] = round(children / 1024, 1)
+        seconds, peak = startup_seconds(str(args.model))
+        report["start_to_first_translation_s"] = seconds
+        report["translate_py_peak_memory_mb"] = peak
     print(json.dumps(report, indent=2))
     return 0
 
