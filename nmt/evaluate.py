@@ -100,6 +100,17 @@ def evaluate_run(run_dir: Path, beams: list[int], data_dir: str | None = None) -
     return report
 
 
+def record_scores(run_dir: Path, report: dict[str, Any]) -> None:
+    """Store overall scores as ``test_scores`` (``greedy``, ``beam5``, ...) in metadata.json."""
+    from nmt.checkpoint import read_metadata, update_metadata
+
+    recorded = dict(read_metadata(run_dir).get("test_scores", {}))
+    for search, scores in report["results"].items():
+        name = "greedy" if search == "beam1" else search
+        recorded[name] = {k: v for k, v in scores.items() if k != "by_length"}
+    update_metadata(run_dir, test_scores=recorded)
+
+
 def markdown_table(reports: list[dict[str, Any]]) -> str:
     """One row per (run, beam): overall scores and BLEU per source-length bucket."""
     names = [bucket_name(lo, hi) for lo, hi in BUCKETS]
@@ -159,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beams", default="1,5", help="comma list of beam sizes (1 = greedy)")
     parser.add_argument("--out", help="report folder (default: RUN/eval for a single run)")
     parser.add_argument("--data-dir", help="corpus catalogue directory")
+    parser.add_argument(
+        "--update-metadata",
+        action="store_true",
+        help="record the scores as test_scores in each run's metadata.json",
+    )
     args = parser.parse_args(argv)
     quiet_tensorflow()
     from corpora import CorpusError
@@ -174,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(report)
             for search, scores in report["results"].items():
                 print(f"{run_dir} {search}:\n{format_scores(scores)}")
+            if args.update_metadata:
+                record_scores(run_dir, report)
     except (CheckpointError, CorpusError, EvaluationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
