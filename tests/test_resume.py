@@ -206,7 +206,12 @@ def test_sigkill_mid_epoch_then_resume(small_corpus, tmp_path):
     run = tmp_path / "run"
     overrides = small_overrides(
         small_corpus,
-        **{"train.epochs": 3, "train.steps_per_epoch": 10, "train.tensorboard": True},
+        **{
+            "train.epochs": 3,
+            "train.token_budget": 300,  # more than 10 batches an epoch: 10 steps each
+            "train.steps_per_epoch": 10,
+            "train.tensorboard": True,
+        },
     )
     command = [sys.executable, str(REPO / "train.py"), "--out", str(run)]
     for item in overrides:
