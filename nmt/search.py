@@ -40,45 +40,74 @@ def greedy_search(
 ) -> SearchResult:
     """Pick the most likely token at each step until every sentence has emitted EOS.
 
-    ``max_lengths`` ``(batch,)``: a sentence that reaches its limit is given EOS. With ``src_len``
-    set, attention weights are collected.
+    ``max_lengths`` ``(batch,)``: a sentence that reaches its limit is given EOS. Sentences that
+    have ended are dropped from the step function's batch (states and context are compacted), so
+    one long sentence does not keep the whole batch computing. With ``src_len`` set, attention
+    weights are collected.
     """
     batch = tf.shape(max_lengths)[0]
     limit = tf.reduce_max(max_lengths) + 1
     collect = src_len is not None
-    tokens = tf.fill([batch], tf.constant(bos_id, tf.int32))
-    finished = tf.zeros([batch], tf.bool)
-    total = tf.zeros([batch], tf.float32)
-    out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-    attn = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    out = tf.fill([batch, limit], tf.constant(pad_id, tf.int32))
+    attn = tf.zeros([batch, limit, src_len] if collect else [0], tf.float32)
+    loop = (
+        tf.constant(0),
+        tf.range(batch),  # rows of the full batch still running, (active,)
+        tf.fill([batch], tf.constant(bos_id, tf.int32)),
+        states,
+        context,
+        tf.cast(max_lengths, tf.int32),
+        tf.zeros([batch], tf.float32),
+        out,
+        attn,
+    )
 
-    def cond(t, tokens, states, finished, total, out, attn):
-        return tf.logical_and(t < limit, tf.logical_not(tf.reduce_all(finished)))
+    def cond(t, rows, *_):
+        return tf.logical_and(t < limit, tf.size(rows) > 0)
 
-    def body(t, tokens, states, finished, total, out, attn):
+    def body(t, rows, tokens, states, context, lengths, total, out, attn):
         log_probs, states, weights = step_fn(tokens, states, context)
         log_probs = tf.cast(log_probs, tf.float32)
         best = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
-        best = tf.where(t >= max_lengths, eos_id, best)
-        step_score = tf.gather(log_probs, best, batch_dims=1)
-        total = total + tf.where(finished, 0.0, step_score)
-        best = tf.where(finished, pad_id, best)
-        out = out.write(t, best)
+        best = tf.where(t >= lengths, eos_id, best)
+        at = tf.stack([rows, tf.fill(tf.shape(rows), t)], axis=1)
+        total = tf.tensor_scatter_nd_add(
+            total, rows[:, None], tf.gather(log_probs, best, batch_dims=1)
+        )
+        out = tf.tensor_scatter_nd_update(out, at, best)
         if collect:
-            attn = attn.write(t, tf.cast(weights, tf.float32))
-        finished = tf.logical_or(finished, tf.equal(best, eos_id))
-        return t + 1, best, states, finished, total, out, attn
+            if weights is None:
+                weights = tf.zeros([tf.size(rows), src_len], tf.float32)
+            attn = tf.tensor_scatter_nd_update(attn, at, tf.cast(weights, tf.float32))
+        running = tf.not_equal(best, eos_id)
+        rows, tokens, states, context, lengths = tf.cond(
+            tf.reduce_all(running),
+            lambda: (rows, best, states, context, lengths),
+            lambda: tf.nest.map_structure(
+                lambda x: tf.boolean_mask(x, running), (rows, best, states, context, lengths)
+            ),
+        )
+        return t + 1, rows, tokens, states, context, lengths, total, out, attn
 
-    _, _, _, _, total, out, attn = tf.while_loop(
-        cond,
-        body,
-        (tf.constant(0), tokens, states, finished, total, out, attn),
-        maximum_iterations=limit,
+    def free(x):  # the batch dimension shrinks as sentences end
+        return tf.TensorShape([None]).concatenate(x.shape[1:])
+
+    invariants = (
+        tf.TensorShape([]),
+        tf.TensorShape([None]),
+        tf.TensorShape([None]),
+        tf.nest.map_structure(free, states),
+        tf.nest.map_structure(free, context),
+        tf.TensorShape([None]),
+        tf.TensorShape([None]),
+        tf.TensorShape([None, None]),
+        tf.TensorShape([None, None, None] if collect else [0]),
     )
-    result = tf.transpose(out.stack(), [1, 0])[:, None, :]  # (batch, 1, length)
-    attention = (
-        tf.transpose(attn.stack(), [1, 0, 2])[:, None] if collect else tf.zeros([0], tf.float32)
+    t, _, _, _, _, _, total, out, attn = tf.while_loop(
+        cond, body, loop, shape_invariants=invariants, maximum_iterations=limit
     )
+    result = out[:, None, :t]  # (batch, 1, length)
+    attention = attn[:, None, :t] if collect else attn
     return SearchResult(result, total[:, None], total[:, None], attention)
 
 

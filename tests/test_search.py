@@ -243,3 +243,35 @@ def test_penalty_is_gnmt():
     assert float(gnmt_penalty(tf.constant(1), 0.6)) == pytest.approx(1.0)
     assert float(gnmt_penalty(tf.constant(7), 1.0)) == pytest.approx(2.0)
     assert NEG_INF < -1e8
+
+
+def test_greedy_batch_with_early_endings_matches_one_by_one():
+    """Ended sentences leave the step function's batch; the others must not notice."""
+    step, _ = prefix_step(11)
+    starts, limits = [3, 8, 1, 6, 2], [1, 6, 2, 7, 4]
+
+    def attending(tokens, states, context):
+        log_probs, new_states, _ = step(tokens, states, context)
+        return log_probs, new_states, tf.one_hot(new_states[0] % 3, 3) + context
+
+    def search(rows):
+        return greedy_search(
+            attending,
+            [tf.constant([starts[i] for i in rows])],
+            tf.zeros([len(rows), 3]),
+            tf.constant([limits[i] for i in rows]),
+            BOS,
+            EOS,
+            src_len=tf.constant(3),
+        )
+
+    together = search(range(5))
+    for row in range(5):
+        alone = search([row])
+        length = alone.tokens.shape[-1]
+        np.testing.assert_array_equal(together.tokens[row, 0, :length], alone.tokens[0, 0])
+        assert np.all(together.tokens[row, 0, length:].numpy() == PAD)
+        assert together.log_probs[row, 0].numpy() == pytest.approx(
+            float(alone.log_probs[0, 0]), 1e-5
+        )
+        np.testing.assert_allclose(together.attention[row, 0, :length], alone.attention[0, 0])
