@@ -55,14 +55,17 @@ def test_skip_resumes_inside_an_epoch():
 def test_shards_split_each_step_and_take_equal_steps(fixed_shapes):
     batches = make_batches(fixed_shapes=fixed_shapes)
     full = as_tuples(batches.epoch_batches(1))
-    shards = [as_tuples(batches.epoch_batches(1, shard=i, num_shards=2, replicas=2)) for i in (0, 1)]
+    shards = [
+        as_tuples(batches.epoch_batches(1, shard=i, num_shards=2, replicas=2)) for i in (0, 1)
+    ]
     steps = batches.steps(1, replicas=2)
     assert len(shards[0]) == len(shards[1]) == steps == len(full) // 2
     interleaved = [b for pair in zip(*shards) for b in pair]
     assert interleaved == full[: 2 * steps]
     # resuming a sharded epoch skips whole steps on every worker
-    assert as_tuples(batches.epoch_batches(1, skip=3, shard=1, num_shards=2, replicas=2)) == (
-        shards[1][3:]
+    assert (
+        as_tuples(batches.epoch_batches(1, skip=3, shard=1, num_shards=2, replicas=2))
+        == (shards[1][3:])
     )
 
 
