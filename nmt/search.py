@@ -160,12 +160,17 @@ def beam_search(
 
 
 class _Beams(NamedTuple):
-    """Loop state. ``alive_*`` are ``(batch, beam, ...)``, ``fin_*`` ``(batch, n_best, ...)``;
-    sequences ``(..., limit)``; attention ``(..., limit, src_len)`` or an empty tensor."""
+    """Loop state. Sentences still searching are ``rows`` of the batch; their ``alive_*`` are
+    ``(active, beam, ...)`` and ``states`` / ``context`` ``(active * beam, ...)``. ``fin_*`` are
+    ``(batch, n_best, ...)`` for the whole batch. Sequences are ``(..., limit)``, attention
+    ``(..., limit, src_len)`` or an empty tensor."""
 
     t: tf.Tensor
+    rows: tf.Tensor
+    lengths: tf.Tensor
     tokens: tf.Tensor
     states: Any
+    context: Any
     alive_log_probs: tf.Tensor
     alive_seq: tf.Tensor
     alive_attn: tf.Tensor
@@ -173,7 +178,6 @@ class _Beams(NamedTuple):
     fin_log_probs: tf.Tensor
     fin_seq: tf.Tensor
     fin_attn: tf.Tensor
-    done: tf.Tensor
 
 
 def _write(buffer: tf.Tensor, t: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
@@ -189,12 +193,20 @@ def _gather(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
     return tf.gather(x, index, batch_dims=1)
 
 
+def _free_batch(x: tf.Tensor) -> tf.TensorShape:
+    return tf.TensorShape([None]).concatenate(x.shape[1:])
+
+
 class _BeamSearch:
-    """The pieces of ``beam_search``: initial state, loop condition, one step, the result."""
+    """The pieces of ``beam_search``: initial state, loop condition, one step, the result.
+
+    A sentence that is done leaves the step function's batch (its rows are dropped from states
+    and context), so one long sentence does not keep the whole batch computing.
+    """
 
     def __init__(self, step_fn, context, max_lengths, eos_id, beam, n_best, alpha, pad_id, src_len):
         self.step_fn = step_fn
-        self.context = _tile(context, beam)
+        self.context = context
         self.max_lengths = tf.cast(max_lengths, tf.int32)
         self.eos_id, self.beam, self.n_best, self.alpha = eos_id, beam, n_best, alpha
         self.pad_id = pad_id
@@ -202,9 +214,6 @@ class _BeamSearch:
         self.src_len = src_len
         self.batch = tf.shape(max_lengths)[0]
         self.limit = tf.reduce_max(self.max_lengths) + 1
-        # the best normalised score an alive hypothesis could still reach is at the longest
-        # length when alpha >= 0 (the shortest when alpha < 0, an odd but legal setting)
-        self.bound_length = self.max_lengths + 1
 
     def _attn_buffer(self, k: int) -> tf.Tensor:
         if not self.collect:
@@ -216,8 +225,11 @@ class _BeamSearch:
         first_only = tf.concat([[0.0], tf.fill([beam - 1], NEG_INF)], 0)  # one live beam at t=0
         init = _Beams(
             t=tf.constant(0),
+            rows=tf.range(batch),
+            lengths=self.max_lengths,
             tokens=tf.fill([batch, beam], tf.constant(bos_id, tf.int32)),
             states=_tile(states, beam),
+            context=_tile(self.context, beam),
             alive_log_probs=tf.tile(first_only[None], [batch, 1]),
             alive_seq=tf.fill([batch, beam, self.limit], tf.constant(self.pad_id, tf.int32)),
             alive_attn=self._attn_buffer(beam),
@@ -225,41 +237,54 @@ class _BeamSearch:
             fin_log_probs=tf.fill([batch, n], NEG_INF),
             fin_seq=tf.fill([batch, n, self.limit], tf.constant(self.pad_id, tf.int32)),
             fin_attn=self._attn_buffer(n),
-            done=tf.zeros([batch], tf.bool),
         )
-        final = tf.while_loop(self._cond, self._body, (init,), maximum_iterations=self.limit)[0]
+        invariants = tf.nest.map_structure(_free_batch, init)._replace(
+            t=tf.TensorShape([]),
+            fin_scores=tf.TensorShape([None, n]),
+            fin_log_probs=tf.TensorShape([None, n]),
+            fin_seq=tf.TensorShape([None, n, None]),
+            fin_attn=tf.TensorShape([None, n, None, None] if self.collect else [0]),
+        )
+        if not self.collect:
+            invariants = invariants._replace(alive_attn=tf.TensorShape([0]))
+        final = tf.while_loop(
+            self._cond,
+            self._body,
+            (init,),
+            shape_invariants=(invariants,),
+            maximum_iterations=self.limit,
+        )[0]
         return self._result(final)
 
     def _cond(self, s: _Beams) -> tf.Tensor:
-        return tf.logical_and(s.t < self.limit, tf.logical_not(tf.reduce_all(s.done)))
+        return tf.logical_and(s.t < self.limit, tf.size(s.rows) > 0)
 
-    def _step_log_probs(self, s: _Beams):
-        """Run the step function on all beams: log-probs ``(batch, beam, vocab)``, new states
-        (not yet reordered) and attention ``(batch, beam, src_len)`` or None."""
-        log_probs, states, weights = self.step_fn(
-            tf.reshape(s.tokens, [-1]), s.states, self.context
-        )
+    def _step_log_probs(self, s: _Beams, active: tf.Tensor):
+        """Run the step function on all beams: log-probs ``(active, beam, vocab)``, new states
+        (not yet reordered) and attention ``(active, beam, src_len)`` or None."""
+        log_probs, states, weights = self.step_fn(tf.reshape(s.tokens, [-1]), s.states, s.context)
         vocab = tf.shape(log_probs)[-1]
-        log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [self.batch, self.beam, vocab])
+        log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [active, self.beam, vocab])
         if self.collect:
             if weights is None:  # a model without attention: report zeros
-                weights = tf.zeros([self.batch * self.beam, self.src_len], tf.float32)
-            weights = tf.reshape(tf.cast(weights, tf.float32), [self.batch, self.beam, -1])
+                weights = tf.zeros([active * self.beam, self.src_len], tf.float32)
+            weights = tf.reshape(tf.cast(weights, tf.float32), [active, self.beam, -1])
         return log_probs, vocab, states, weights
 
     def _body(self, s: _Beams):
         beam, t = self.beam, s.t
-        log_probs, vocab, states, weights = self._step_log_probs(s)
-        top_scores, parent, token = self._candidates(s, log_probs, vocab)
+        active = tf.shape(s.rows)[0]
+        log_probs, vocab, states, weights = self._step_log_probs(s, active)
+        top_scores, parent, token = self._candidates(s, log_probs, vocab, active)
         is_eos = tf.equal(token, self.eos_id)
-        valid = tf.logical_and(top_scores > NEG_INF / 2, tf.logical_not(s.done)[:, None])
+        valid = top_scores > NEG_INF / 2
 
         # alive: the best candidates that did not end
         alive_scores, pick = tf.math.top_k(tf.where(is_eos, NEG_INF, top_scores), k=beam)
-        alive_scores = tf.where(s.done[:, None], NEG_INF, tf.maximum(alive_scores, NEG_INF))
+        alive_scores = tf.maximum(alive_scores, NEG_INF)
         alive_parent, alive_token = _gather(parent, pick), _gather(token, pick)
-        rows = tf.reshape(alive_parent + tf.range(self.batch)[:, None] * beam, [-1])
-        states = tf.nest.map_structure(lambda x: tf.gather(x, rows), states)
+        flat = tf.reshape(alive_parent + tf.range(active)[:, None] * beam, [-1])
+        states = tf.nest.map_structure(lambda x: tf.gather(x, flat), states)
         alive_seq = _write(_gather(s.alive_seq, alive_parent), t, alive_token)
         alive_attn = s.alive_attn
         if self.collect:
@@ -267,38 +292,69 @@ class _BeamSearch:
                 _gather(s.alive_attn, alive_parent), t, _gather(weights, alive_parent)
             )
 
-        # finished: merge the candidates that ended with the kept ones
+        # finished: merge the candidates that ended with the kept ones (of the active rows)
+        rows = s.rows[:, None]
         ended = tf.where(
             tf.logical_and(is_eos, valid), top_scores / gnmt_penalty(t + 1, self.alpha), NEG_INF
         )
-        fin_scores, pick = tf.math.top_k(tf.concat([s.fin_scores, ended], 1), k=self.n_best)
+        kept = tf.gather(s.fin_scores, s.rows)
+        fin_scores, pick = tf.math.top_k(tf.concat([kept, ended], 1), k=self.n_best)
         ended_log_probs = tf.where(ended > NEG_INF / 2, top_scores, NEG_INF)
-        fin_log_probs = _gather(tf.concat([s.fin_log_probs, ended_log_probs], 1), pick)
+        fin_log_probs = _gather(
+            tf.concat([tf.gather(s.fin_log_probs, s.rows), ended_log_probs], 1), pick
+        )
         ended_seq = _write(_gather(s.alive_seq, parent), t, token)
-        fin_seq = _gather(tf.concat([s.fin_seq, ended_seq], 1), pick)
+        fin_seq = _gather(tf.concat([tf.gather(s.fin_seq, s.rows), ended_seq], 1), pick)
         fin_attn = s.fin_attn
         if self.collect:
             ended_attn = _write(_gather(s.alive_attn, parent), t, _gather(weights, parent))
-            fin_attn = _gather(tf.concat([s.fin_attn, ended_attn], 1), pick)
+            fin_attn = _gather(tf.concat([tf.gather(s.fin_attn, s.rows), ended_attn], 1), pick)
+            fin_attn = tf.tensor_scatter_nd_update(s.fin_attn, rows, fin_attn)
+        done = self._cannot_improve(t, alive_scores[:, 0], fin_scores, s.lengths)
 
-        done = tf.logical_or(s.done, self._cannot_improve(t, alive_scores[:, 0], fin_scores))
         new = _Beams(
-            t + 1, alive_token, states, alive_scores, alive_seq, alive_attn,
-            fin_scores, fin_log_probs, fin_seq, fin_attn, done,
+            t + 1, s.rows, s.lengths, alive_token, states, s.context, alive_scores, alive_seq,
+            alive_attn,
+            tf.tensor_scatter_nd_update(s.fin_scores, rows, fin_scores),
+            tf.tensor_scatter_nd_update(s.fin_log_probs, rows, fin_log_probs),
+            tf.tensor_scatter_nd_update(s.fin_seq, rows, fin_seq),
+            fin_attn,
         )  # fmt: skip
-        return (new,)
+        return (tf.cond(tf.reduce_any(done), lambda: self._drop(new, done), lambda: new),)
 
-    def _candidates(self, s: _Beams, log_probs: tf.Tensor, vocab: tf.Tensor):
-        """The ``2 * beam`` best extensions ``(batch, 2 * beam)``: total log-probs, parent beam
+    def _drop(self, s: _Beams, done: tf.Tensor) -> _Beams:
+        """``s`` without the sentences that are ``done`` ``(active,)``."""
+        keep = tf.logical_not(done)
+        keep_rows = tf.repeat(keep, self.beam)
+
+        def per_sentence(x):
+            return tf.boolean_mask(x, keep)
+
+        def per_row(x):
+            return tf.boolean_mask(x, keep_rows)
+
+        return s._replace(
+            rows=per_sentence(s.rows),
+            lengths=per_sentence(s.lengths),
+            tokens=per_sentence(s.tokens),
+            states=tf.nest.map_structure(per_row, s.states),
+            context=tf.nest.map_structure(per_row, s.context),
+            alive_log_probs=per_sentence(s.alive_log_probs),
+            alive_seq=per_sentence(s.alive_seq),
+            alive_attn=per_sentence(s.alive_attn) if self.collect else s.alive_attn,
+        )
+
+    def _candidates(self, s: _Beams, log_probs: tf.Tensor, vocab: tf.Tensor, active: tf.Tensor):
+        """The ``2 * beam`` best extensions ``(active, 2 * beam)``: total log-probs, parent beam
         and token. Twice the beam always leaves ``beam`` that do not end (at most ``beam`` are
         EOS). At its length limit a sentence may only end: its candidates are its beams + EOS
         (patched in after ``top_k``, which is cheaper than masking the whole vocabulary)."""
         beam = self.beam
-        total = tf.reshape(s.alive_log_probs[:, :, None] + log_probs, [self.batch, -1])
+        total = tf.reshape(s.alive_log_probs[:, :, None] + log_probs, [active, -1])
         top_scores, top_index = tf.math.top_k(total, k=2 * beam)
         parent, token = top_index // vocab, top_index % vocab
-        forced = (s.t >= self.max_lengths)[:, None]
-        ending = s.alive_log_probs + log_probs[:, :, self.eos_id]  # (batch, beam)
+        forced = (s.t >= s.lengths)[:, None]
+        ending = s.alive_log_probs + log_probs[:, :, self.eos_id]  # (active, beam)
         ending = tf.concat([ending, tf.fill(tf.shape(ending), NEG_INF)], 1)
         slots = tf.range(2 * beam)[None]
         top_scores = tf.where(forced, ending, top_scores)
@@ -306,24 +362,26 @@ class _BeamSearch:
         token = tf.where(forced, tf.where(slots < beam, self.eos_id, self.pad_id), token)
         return top_scores, parent, token
 
-    def _cannot_improve(self, t, best_alive, fin_scores) -> tf.Tensor:
-        """``(batch,)``: no alive hypothesis can beat the ``n_best``-th finished one."""
-        longest = best_alive / gnmt_penalty(self.bound_length, self.alpha)
+    def _cannot_improve(self, t, best_alive, fin_scores, lengths) -> tf.Tensor:
+        """``(active,)``: no alive hypothesis can beat the ``n_best``-th finished one. The best
+        normalised score an alive one could still reach is at the longest length when
+        alpha >= 0 (the shortest when alpha < 0, an odd but legal setting)."""
+        longest = best_alive / gnmt_penalty(lengths + 1, self.alpha)
         shortest = best_alive / gnmt_penalty(t + 2, self.alpha)
         bound = tf.maximum(longest, shortest)
         return tf.logical_or(
             tf.logical_or(fin_scores[:, -1] >= bound, best_alive <= NEG_INF / 2),
-            t >= self.max_lengths,
+            t >= lengths,
         )
 
     def _result(self, s: _Beams) -> SearchResult:
         # a slot that never received a hypothesis (tiny vocabularies) is empty
         found = (s.fin_scores > NEG_INF / 2)[:, :, None]
-        s = s._replace(fin_seq=tf.where(found, s.fin_seq, self.pad_id))
-        lengths = tf.reduce_sum(tf.cast(tf.not_equal(s.fin_seq, self.pad_id), tf.int32), -1)
+        fin_seq = tf.where(found, s.fin_seq, self.pad_id)
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(fin_seq, self.pad_id), tf.int32), -1)
         length = tf.maximum(tf.reduce_max(lengths), 1)
         attention = s.fin_attn[:, :, :length] if self.collect else s.fin_attn
-        return SearchResult(s.fin_seq[:, :, :length], s.fin_scores, s.fin_log_probs, attention)
+        return SearchResult(fin_seq[:, :, :length], s.fin_scores, s.fin_log_probs, attention)
 
 
 def _tile(nest: Any, beam: int) -> Any:
