@@ -10,6 +10,18 @@ from nmt.layers import Decoder, Encoder
 from nmt.tokenizer import PAD_ID
 
 
+def _embedding(vocabulary_size: int, embedding_dim: int, name: str) -> keras.layers.Embedding:
+    """A masking embedding. Its std d^-0.5 keeps tied output logits at unit scale: Keras'
+    default uniform(+-0.05) makes them so small that a tied model learns many times slower."""
+    return keras.layers.Embedding(
+        vocabulary_size,
+        embedding_dim,
+        mask_zero=True,
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=embedding_dim**-0.5),
+        name=name,
+    )
+
+
 @keras.saving.register_keras_serializable(package="nmt")
 class Seq2Seq(keras.Model):
     """Encoder-decoder LSTM translation model.
@@ -47,23 +59,8 @@ class Seq2Seq(keras.Model):
         self.tie_embeddings = tie_embeddings
         self.label_smoothing = label_smoothing
 
-        # std d^-0.5 keeps tied output logits at unit scale; Keras' default uniform(+-0.05)
-        # makes them so small that a tied model learns many times slower
-        init = keras.initializers.RandomNormal(stddev=embedding_dim**-0.5)
-        self.src_embedding = keras.layers.Embedding(
-            src_vocabulary_size,
-            embedding_dim,
-            mask_zero=True,
-            embeddings_initializer=init,
-            name="src_embedding",
-        )
-        self.tgt_embedding = keras.layers.Embedding(
-            tgt_vocabulary_size,
-            embedding_dim,
-            mask_zero=True,
-            embeddings_initializer=init,
-            name="tgt_embedding",
-        )
+        self.src_embedding = _embedding(src_vocabulary_size, embedding_dim, "src_embedding")
+        self.tgt_embedding = _embedding(tgt_vocabulary_size, embedding_dim, "tgt_embedding")
         self.embedding_dropout = keras.layers.Dropout(dropout)
         self.encoder = Encoder(hidden_dim, encoder_layers, bidirectional, dropout, name="encoder")
         output_dim = embedding_dim if tie_embeddings else hidden_dim
