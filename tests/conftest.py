@@ -13,7 +13,20 @@ os.environ.setdefault("NMT_PROGRESS", "0")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_CORPORA = REPO.parent / "shared" / "corpora"
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+]
 
 
 def reverse_pairs(

@@ -1,13 +1,27 @@
 """SentencePiece training, special ids, round trips and clear errors."""
 
+import random
+
 import pytest
 
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, TokenizerError, train_tokenizer
 
-import random
-
 _rng = random.Random(0)
-_WORDS = "the quick brown fox jumps over lazy dog under bright morning sky again".split()
+_WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "under",
+    "bright",
+    "morning",
+    "sky",
+    "again",
+]
 TEXTS = [" ".join(_rng.choice(_WORDS) for _ in range(8)) for _ in range(300)]
 
 

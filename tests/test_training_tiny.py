@@ -7,7 +7,8 @@ from nmt.translator import Translator
 
 
 def test_tiny_model_learns_reverse_task(trained_run):
-    rows = list(csv.DictReader(open(trained_run / "train_log.csv")))
+    with open(trained_run / "train_log.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     losses = [float(r["loss"]) for r in rows]
     assert losses[-1] < 0.5 * losses[0], losses
     metadata = read_metadata(trained_run)
