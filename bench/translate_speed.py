@@ -29,22 +29,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHIPPED = REPO / "checkpoints" / "en-es"
 
 
-def test_split(run_dir: Path, config, data_dir: str | None) -> tuple[list[str], list[str]]:
-    """The run's test sources and references, rebuilt exactly as training split them."""
-    from nmt.data import load_split_rows, prepare_data
-
-    if data_dir:
-        config.data.data_dir = data_dir
-    data = prepare_data(config.data)
-    test = data.splits.test
-    recorded = run_dir / "split.json"
-    if recorded.is_file():
-        rows = load_split_rows(recorded).get("test_rows")
-        if rows is not None and rows != [p.row for p in test]:
-            raise SystemExit(f"error: the rebuilt test split does not match {recorded}")
-    return [p.src for p in test], [p.tgt for p in test]
-
-
 def measure(translator, sources: list[str], refs: list[str], beam: int) -> dict:
     from nmt.evaluation import score_corpus
 
@@ -107,11 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is None:
         parser.error(f"{SHIPPED} does not exist yet: give --model RUN_DIR")
 
+    from nmt.checkpoint import resolve_run_dir
+    from nmt.evaluate import rebuild_test_split
     from nmt.translator import Translator
 
     translator = Translator.from_checkpoint(args.model)
-    run_dir = Path(args.model) if Path(args.model).is_dir() else SHIPPED
-    sources, refs = test_split(run_dir, translator.config, args.data_dir)
+    sources, refs = rebuild_test_split(resolve_run_dir(args.model), args.data_dir)
     if args.limit:
         sources, refs = sources[: args.limit], refs[: args.limit]
     results = [measure(translator, sources, refs, int(b)) for b in args.beams.split(",")]
