@@ -182,7 +182,7 @@ def translate_file(translator, args: argparse.Namespace) -> int:
     if not args.quiet:
         rate = count / seconds if seconds > 0 else 0.0
         print(
-            f"translated {count} lines in {seconds:.1f} s ({rate:.0f} lines/s, beam {beam})",
+            f"translated {count} line(s) in {seconds:.1f} s ({rate:.1f} lines/s, beam {beam})",
             file=sys.stderr,
         )
     if args.reference:
