@@ -38,6 +38,7 @@ def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
     from nmt.batching import TrainingBatches
     from nmt.config import load_config
     from nmt.model import build_model
+    from nmt.training import compile_model
 
     config = load_config(args.config, [f"{k}={v}" for k, v in overrides.items()] + args.set)
     t = config.train
@@ -57,10 +58,7 @@ def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
     model = build_model(
         config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(t.learning_rate, clipnorm=t.clipnorm),
-        jit_compile=t.jit_compile,
-    )
+    compile_model(model, config)
     epoch = list(batches.epoch_batches(0))
     warm, timed = epoch[: args.warmup], epoch[args.warmup : args.warmup + args.steps]
     for x, y in warm:

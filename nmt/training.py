@@ -37,7 +37,7 @@ from nmt.checkpoint import (
     tokenizer_paths,
     update_metadata,
 )
-from nmt.config import Config, config_from_dict, load_config, save_config
+from nmt.config import Config, load_config, save_config
 from nmt.data import PreparedData, prepare_data, save_split
 from nmt.distribute import WorkerInfo, make_strategy, prepare_replicated_model, worker_run_dir
 from nmt.evaluation import format_scores, score_corpus
@@ -342,7 +342,8 @@ def load_state(run_dir: Path, model: Seq2Seq) -> TrainingState | None:
 
 
 # --- main entry -----------------------------------------------------------------------------------
-def _compile(model: Seq2Seq, config: Config) -> None:
+def compile_model(model: Seq2Seq, config: Config) -> None:
+    """Adam with gradient clipping, as training uses it (benchmarks call it too)."""
     t = config.train
     optimizer = keras.optimizers.Adam(learning_rate=t.learning_rate, clipnorm=t.clipnorm or None)
     model.compile(optimizer=optimizer, jit_compile=t.jit_compile)
@@ -454,7 +455,7 @@ def _train(
         if fresh and parent_dir is not None:
             finetune.load_parent_weights(model, parent_dir)  # before compile: no optimizer yet
             log(f"initialised from {parent_dir / BEST_WEIGHTS}")
-        _compile(model, config)
+        compile_model(model, config)
         if replicas > 1:
             prepare_replicated_model(model, multi_worker=worker.count > 1)
         state = load_state(run_dir, model)
@@ -548,12 +549,9 @@ def finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model) ->
     if splits.test:
         src = [p.src for p in splits.test]
         ref = [p.tgt for p in splits.test]
-        for name, beam in (
-            ("greedy", 1),
-            (f"beam{config.decode.beam_size}", config.decode.beam_size),
-        ):
-            if beam > 1 and not _has_beam_search():
-                continue
+        beams = sorted({1, config.decode.beam_size})
+        for beam in beams:
+            name = "greedy" if beam == 1 else f"beam{beam}"
             start = time.time()
             hyps = translator.translate(src, beam_size=beam)
             scores = score_corpus(hyps, ref, ("bleu", "chrf", "ter"))
@@ -573,10 +571,4 @@ def finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model) ->
     )
 
 
-def _has_beam_search() -> bool:
-    import nmt.search
-
-    return hasattr(nmt.search, "beam_search")
-
-
-__all__ = ["train", "TrainingError", "config_from_dict"]
+__all__ = ["train", "TrainingError"]
