@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--beam", "-b", type=int, help="beam size (default: the model's; 1 = greedy)")
     add("--alpha", type=float, help="length penalty alpha (default: the model's)")
     add(
+        "--stopping",
+        choices=("heuristic", "exact"),
+        help="when beam search ends a sentence (default: the model's, normally heuristic); "
+        "exact keeps searching while a longer hypothesis could still win",
+    )
+    add(
         "--n-best",
         type=int,
         default=1,
@@ -87,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.alpha is not None:
         translator.decode.length_penalty = args.alpha
+    if args.stopping is not None:
+        translator.decode.stopping = args.stopping
     if args.max_tokens is not None:
         translator.max_source_tokens = args.max_tokens
     if (args.align or args.plot_attention) and not translator.has_attention:

@@ -100,6 +100,10 @@ class DecodeConfig:
 
     beam_size: int = 5
     length_penalty: float = 0.6  # GNMT alpha
+    # when a sentence's beam search ends: "heuristic" once no live hypothesis ending at the next
+    # step could beat the finished ones (OpenNMT, Hugging Face); "exact" once none could even at
+    # the maximum length (GNMT): slower, and rarely a different result
+    stopping: Literal["heuristic", "exact"] = "heuristic"
     max_length_a: float = 2.0  # max output length = a * src_len + b
     max_length_b: int = 10
     token_budget: int = 8000  # source tokens per translation batch

@@ -111,6 +111,7 @@ def greedy_search(
     return SearchResult(result, total[:, None], total[:, None], attention)
 
 
+STOPPING = ("heuristic", "exact")
 NEG_INF = -1e9  # a finite "minus infinity": arithmetic on it never gives NaN
 
 
@@ -131,14 +132,18 @@ def beam_search(
     length_penalty: float = 0.6,
     pad_id: int = 0,
     src_len: tf.Tensor | None = None,
+    stopping: str = "heuristic",
 ) -> SearchResult:
     """Batched beam search with GNMT length normalisation, in one ``tf.while_loop``.
 
     All sentences and all their beams run together as ``batch * beam_size`` rows of ``step_fn``.
     A hypothesis that emits EOS joins its sentence's finished list, which keeps the ``n_best``
     best by normalised score ``log_prob / gnmt_penalty(length, length_penalty)``. A sentence is
-    done when no alive hypothesis can still beat its ``n_best``-th finished one, even if every
-    further token had probability 1; at ``max_lengths`` ``(batch,)`` only EOS may follow.
+    done when no alive hypothesis can still beat its ``n_best``-th finished one: with
+    ``stopping="exact"`` even if every further token had probability 1 and the hypothesis grew to
+    its maximum length (the bound of GNMT / tensor2tensor); with ``"heuristic"`` (OpenNMT,
+    Hugging Face) if it ended at the next step, which stops far sooner and rarely changes the
+    result. At ``max_lengths`` ``(batch,)`` only EOS may follow.
     ``beam_size=1`` is exactly ``greedy_search`` (scores normalised the same way). Returns a
     SearchResult, hypotheses best first; with ``src_len`` set, attention is collected.
     """
@@ -146,6 +151,8 @@ def beam_search(
         raise ValueError(
             f"need beam_size >= 1 and 1 <= n_best <= beam_size, got {beam_size} and {n_best}"
         )
+    if stopping not in STOPPING:
+        raise ValueError(f"stopping must be one of {STOPPING}, got {stopping!r}")
     alpha = float(length_penalty)
     if beam_size == 1:
         result = greedy_search(
@@ -154,8 +161,9 @@ def beam_search(
         lengths = tf.reduce_sum(tf.cast(tf.not_equal(result.tokens, pad_id), tf.int32), axis=-1)
         return result._replace(scores=result.log_probs / gnmt_penalty(lengths, alpha))
     search = _BeamSearch(
-        step_fn, context, max_lengths, eos_id, beam_size, n_best, alpha, pad_id, src_len
-    )
+        step_fn, context, max_lengths, eos_id, beam_size, n_best, alpha, pad_id, src_len,
+        exact=stopping == "exact",
+    )  # fmt: skip
     return search.run(states, bos_id)
 
 
@@ -204,8 +212,11 @@ class _BeamSearch:
     and context), so one long sentence does not keep the whole batch computing.
     """
 
-    def __init__(self, step_fn, context, max_lengths, eos_id, beam, n_best, alpha, pad_id, src_len):
+    def __init__(
+        self, step_fn, context, max_lengths, eos_id, beam, n_best, alpha, pad_id, src_len, exact
+    ):
         self.step_fn = step_fn
+        self.exact = exact
         self.context = context
         self.max_lengths = tf.cast(max_lengths, tf.int32)
         self.eos_id, self.beam, self.n_best, self.alpha = eos_id, beam, n_best, alpha
@@ -247,10 +258,15 @@ class _BeamSearch:
         )
         if not self.collect:
             invariants = invariants._replace(alive_attn=tf.TensorShape([0]))
+        # step 0 has one live beam per sentence: run it on the untiled batch, then copy
+        log_probs, states, weights = self.step_fn(init.tokens[:, 0], states, self.context)
+        if weights is not None:
+            weights = _tile(weights, beam)
+        first = self._advance(init, _tile(log_probs, beam), _tile(states, beam), weights)
         final = tf.while_loop(
             self._cond,
             self._body,
-            (init,),
+            (first,),
             shape_invariants=(invariants,),
             maximum_iterations=self.limit,
         )[0]
@@ -259,22 +275,27 @@ class _BeamSearch:
     def _cond(self, s: _Beams) -> tf.Tensor:
         return tf.logical_and(s.t < self.limit, tf.size(s.rows) > 0)
 
-    def _step_log_probs(self, s: _Beams, active: tf.Tensor):
-        """Run the step function on all beams: log-probs ``(active, beam, vocab)``, new states
-        (not yet reordered) and attention ``(active, beam, src_len)`` or None."""
+    def _body(self, s: _Beams):
         log_probs, states, weights = self.step_fn(tf.reshape(s.tokens, [-1]), s.states, s.context)
+        return (self._advance(s, log_probs, states, weights),)
+
+    def _shape_step(self, log_probs, weights, active: tf.Tensor):
+        """Step outputs for all beams ``(active * beam, ...)`` -> log-probs
+        ``(active, beam, vocab)`` and attention ``(active, beam, src_len)`` or None."""
         vocab = tf.shape(log_probs)[-1]
         log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [active, self.beam, vocab])
         if self.collect:
             if weights is None:  # a model without attention: report zeros
                 weights = tf.zeros([active * self.beam, self.src_len], tf.float32)
             weights = tf.reshape(tf.cast(weights, tf.float32), [active, self.beam, -1])
-        return log_probs, vocab, states, weights
+        return log_probs, vocab, weights
 
-    def _body(self, s: _Beams):
+    def _advance(self, s: _Beams, log_probs, states, weights) -> _Beams:
+        """One search step from the step function's outputs for ``s``'s beams
+        (``(active * beam, ...)``): extend, collect finished hypotheses, drop done sentences."""
         beam, t = self.beam, s.t
         active = tf.shape(s.rows)[0]
-        log_probs, vocab, states, weights = self._step_log_probs(s, active)
+        log_probs, vocab, weights = self._shape_step(log_probs, weights, active)
         top_scores, parent, token = self._candidates(s, log_probs, vocab, active)
         is_eos = tf.equal(token, self.eos_id)
         valid = top_scores > NEG_INF / 2
@@ -320,7 +341,7 @@ class _BeamSearch:
             tf.tensor_scatter_nd_update(s.fin_seq, rows, fin_seq),
             fin_attn,
         )  # fmt: skip
-        return (tf.cond(tf.reduce_any(done), lambda: self._drop(new, done), lambda: new),)
+        return tf.cond(tf.reduce_any(done), lambda: self._drop(new, done), lambda: new)
 
     def _drop(self, s: _Beams, done: tf.Tensor) -> _Beams:
         """``s`` without the sentences that are ``done`` ``(active,)``."""
@@ -363,12 +384,14 @@ class _BeamSearch:
         return top_scores, parent, token
 
     def _cannot_improve(self, t, best_alive, fin_scores, lengths) -> tf.Tensor:
-        """``(active,)``: no alive hypothesis can beat the ``n_best``-th finished one. The best
-        normalised score an alive one could still reach is at the longest length when
-        alpha >= 0 (the shortest when alpha < 0, an odd but legal setting)."""
-        longest = best_alive / gnmt_penalty(lengths + 1, self.alpha)
-        shortest = best_alive / gnmt_penalty(t + 2, self.alpha)
-        bound = tf.maximum(longest, shortest)
+        """``(active,)``: no alive hypothesis can beat the ``n_best``-th finished one. Exact:
+        the best normalised score an alive one could still reach is at the longest length when
+        alpha >= 0 (the shortest when alpha < 0, an odd but legal setting). Heuristic: its score
+        if it ended at the next step."""
+        bound = best_alive / gnmt_penalty(t + 2, self.alpha)
+        if self.exact:
+            longest = best_alive / gnmt_penalty(lengths + 1, self.alpha)
+            bound = tf.maximum(longest, bound)
         return tf.logical_or(
             tf.logical_or(fin_scores[:, -1] >= bound, best_alive <= NEG_INF / 2),
             t >= lengths,

@@ -78,7 +78,7 @@ class Translator:
     def _search_fn(self, beam_size: int, n_best: int, with_attention: bool):
         """A ``tf.function`` ``src (batch, src_len) int32 -> SearchResult``, traced once."""
         alpha = float(self.decode.length_penalty)
-        key = (beam_size, n_best, with_attention, alpha)
+        key = (beam_size, n_best, with_attention, alpha, self.decode.stopping)
         if key not in self._functions:
             self._functions[key] = tf.function(
                 lambda src: self._search(src, beam_size, n_best, with_attention, alpha),
@@ -123,6 +123,7 @@ class Translator:
             length_penalty=alpha,
             pad_id=PAD_ID,
             src_len=src_len,
+            stopping=self.decode.stopping,
         )
 
     # --- public API -------------------------------------------------------------------------

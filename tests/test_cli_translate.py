@@ -61,11 +61,12 @@ def test_bad_input_file_gives_one_line_per_line(trained_run, tmp_path, capsys):
     assert "over-long line(s) split" in err
 
 
-def test_stdin_to_stdout_in_chunks_keeps_order(trained_run, monkeypatch, capsys):
+@pytest.mark.parametrize("search", [["--beam", "1"], ["--beam", "4", "--stopping", "exact"]])
+def test_stdin_to_stdout_in_chunks_keeps_order(trained_run, monkeypatch, capsys, search):
     sources = list(GOOD) * 3 + ["", "india juliet"]
     data = ("\n".join(sources) + "\n").encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
-    assert main(["-m", str(trained_run), "--beam", "1", "--chunk-lines", "3", "-q"]) == 0
+    assert main(["-m", str(trained_run), *search, "--chunk-lines", "3", "-q"]) == 0
     captured = capsys.readouterr()
     expected = [GOOD.get(s, "") if s != "india juliet" else "JULIET INDIA" for s in sources]
     assert captured.out.split("\n") == [*expected, ""]

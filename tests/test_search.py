@@ -104,6 +104,21 @@ def test_length_normalisation_prefers_longer_with_alpha():
     assert normalised.log_probs[0, 0].numpy() == pytest.approx(math.log(0.405), abs=1e-5)
 
 
+def test_exact_stopping_finds_a_longer_winner_the_heuristic_gives_up_on():
+    # EOS at once: p = 0.6, score -0.51. A B C D EOS: p = 0.4, but alpha = 2 divides its
+    # log-prob by ((5 + 5) / 6) ** 2 = 2.78: score -0.33 wins. After step 0 the heuristic bound
+    # (A ending next: -0.92 / (7 / 6) ** 2 = -0.67) is below -0.51, so it stops; exact search
+    # bounds with the longest length and goes on.
+    table = {BOS: {EOS: 0.6, A: 0.4}, A: {B: 1.0}, B: {C: 1.0}, C: {D: 1.0}, D: {EOS: 1.0}}
+    step = markov_step(table)
+    kwargs = dict(max_len=6, beam_size=2, length_penalty=2.0)
+    heuristic = run(beam_search, step, stopping="heuristic", **kwargs)
+    assert strip(heuristic.tokens[0, 0].numpy()) == []
+    exact = run(beam_search, step, stopping="exact", **kwargs)
+    assert strip(exact.tokens[0, 0].numpy()) == [A, B, C, D]
+    assert exact.scores[0, 0].numpy() == pytest.approx(math.log(0.4) / (10 / 6) ** 2, abs=1e-5)
+
+
 def test_max_length_forces_an_end():
     step = markov_step({BOS: {A: 1.0}, A: {A: 0.99, EOS: 0.01}})
     result = run(beam_search, step, max_len=3, beam_size=2)
@@ -165,6 +180,7 @@ def test_wide_beam_is_exact_search_for_a_batch(alpha):
         beam_size=27,
         n_best=5,
         length_penalty=alpha,
+        stopping="exact",
     )
     for row, start in enumerate(starts):
         best = exhaustive_scores(table, start, max_len, alpha)[:5]
@@ -237,6 +253,8 @@ def test_beam_search_runs_inside_tf_function_with_varying_shapes():
 def test_invalid_arguments_are_rejected():
     with pytest.raises(ValueError, match="n_best"):
         run(beam_search, markov_step(TRAP), beam_size=2, n_best=3)
+    with pytest.raises(ValueError, match="stopping"):
+        run(beam_search, markov_step(TRAP), beam_size=2, stopping="never")
 
 
 def test_penalty_is_gnmt():
