@@ -161,7 +161,7 @@ def load_run(
     weights_path = run_dir / filename
     if not weights_path.is_file():
         raise CheckpointError(f"{run_dir}: no {filename} (has training saved a checkpoint yet?)")
-    model = build_model(config.model, src.vocabulary_size, tgt.vocabulary_size)
+    model = build_model(config.model, src.vocabulary_size, tgt.vocabulary_size, initialize=False)
     try:
         model.load_weights(str(weights_path))
     except (ValueError, OSError, KeyError) as err:

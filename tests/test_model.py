@@ -116,3 +116,21 @@ def test_tied_embeddings_share_the_output_matrix():
     table.assign(table.numpy() * np.array([1.0] * 59 + [3.0], "float32")[:, None])
     after = np.asarray(tied({"encoder_inputs": src, "decoder_inputs": tgt}))
     assert not np.allclose(before[..., 59], after[..., 59])  # logit 59 reads embedding row 59
+
+
+def test_uninitialized_build_loads_every_weight(tmp_path):
+    config = ModelConfig(attention="general", tie_embeddings=False, **SMALL)
+    trained = build_model(config, 50, 60)
+    path = tmp_path / "model.weights.h5"
+    trained.save_weights(path)
+    empty = build_model(config, 50, 60, initialize=False)
+    for weight in empty.weights:  # zeros, but for the LSTMs' unit forget-gate biases
+        values = weight.numpy()
+        if weight.path.endswith("lstm_cell/bias"):
+            units = len(values) // 4  # gates i, f, c, o
+            values = np.delete(values, slice(units, 2 * units))
+        assert not values.any(), weight.path
+    empty.load_weights(path)
+    assert [w.path for w in empty.weights] == [w.path for w in trained.weights]
+    for loaded, saved in zip(empty.weights, trained.weights):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
