@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,15 @@ def load_state(run_dir: Path, model: Seq2Seq) -> TrainingState | None:
 
 
 # --- main entry -----------------------------------------------------------------------------------
+def _progress_bar() -> bool:
+    """Keras' per-step progress bar at a terminal; one line per epoch in a log file or pipe
+    (``NMT_PROGRESS=1`` / ``0`` decides instead)."""
+    choice = os.environ.get("NMT_PROGRESS")
+    if choice is not None:
+        return choice == "1"
+    return sys.stdout.isatty()
+
+
 def compile_model(model: Seq2Seq, config: Config) -> None:
     """Adam with gradient clipping, as training uses it (benchmarks call it too)."""
     t = config.train
@@ -533,7 +543,7 @@ def _train(
             validation_data=dev_data if dev_steps else None,
             validation_steps=dev_steps or None,
             callbacks=callbacks,
-            verbose=1 if os.environ.get("NMT_PROGRESS", "1") == "1" else 2,
+            verbose=1 if _progress_bar() else 2,
         )
         if state.epoch != epoch + 1:
             raise TrainingError(f"epoch {epoch + 1} ended without its end-of-epoch step")
