@@ -5,7 +5,7 @@ For each beam size: sentences/s and target pieces/s over the whole test split (a
 warm-up that traces the graph), BLEU and chrF. Then the peak memory of this process and, in a
 fresh ``translate.py`` process, the wall time from process start to the first translation.
 
-    python bench/translate_speed.py --model checkpoints/en-es --beams 1,5,10
+    python bench/translate_speed.py --model checkpoints/en-es --beams 1,5,10 --compare-exact
 
 ``--model`` defaults to the shipped ``checkpoints/en-es`` when it exists. The test split is
 rebuilt from the corpus named in the run's config (found under ``--data-dir`` /
@@ -29,9 +29,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHIPPED = REPO / "checkpoints" / "en-es"
 
 
-def measure(translator, sources: list[str], refs: list[str], beam: int) -> dict:
+def measure(translator, sources: list[str], refs: list[str], beam: int, stopping: str) -> dict:
     from nmt.evaluation import score_corpus
 
+    translator.decode.stopping = stopping
     translator.translate(sources[:64], beam_size=beam)  # trace the graph
     start = time.perf_counter()
     hyps = translator.translate_detailed(sources, beam_size=beam)
@@ -41,6 +42,7 @@ def measure(translator, sources: list[str], refs: list[str], beam: int) -> dict:
     scores = score_corpus(texts, refs, ("bleu", "chrf"))
     return {
         "beam": beam,
+        "stopping": stopping if beam > 1 else None,
         "sentences_per_sec": round(len(sources) / seconds, 1),
         "target_tokens_per_sec": round(tokens / seconds, 1),
         "seconds": round(seconds, 2),
@@ -87,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="corpus catalogue directory")
     parser.add_argument("--limit", type=int, help="use only the first N test sentences")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up timing")
+    parser.add_argument(
+        "--compare-exact",
+        action="store_true",
+        help="also run each beam > 1 with exact stopping (the default is the model's, heuristic)",
+    )
     args = parser.parse_args(argv)
     if args.model is None:
         parser.error(f"{SHIPPED} does not exist yet: give --model RUN_DIR")
@@ -99,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     sources, refs = rebuild_test_split(resolve_run_dir(args.model), args.data_dir)
     if args.limit:
         sources, refs = sources[: args.limit], refs[: args.limit]
-    results = [measure(translator, sources, refs, int(b)) for b in args.beams.split(",")]
+    default = translator.decode.stopping
+    runs = [(int(b), default) for b in args.beams.split(",")]
+    if args.compare_exact and default != "exact":
+        runs += [(beam, "exact") for beam, _ in runs if beam > 1]
+    results = [measure(translator, sources, refs, beam, stop) for beam, stop in runs]
+    translator.decode.stopping = default
     report = {
         "model": str(args.model),
         "parameters": int(translator.model.count_params()),
