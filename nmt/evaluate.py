@@ -3,6 +3,9 @@
 For each run: sacreBLEU BLEU/chrF/TER with signatures on the run's own test split (rebuilt from
 the corpus and checked against ``split.json``), BLEU by source-length bucket, and a PNG plot of
 BLEU against source length (one line per run, so models can be compared on one picture).
+
+``--concat K`` scores inputs made of K consecutive test sentences joined (and their references
+joined): a corpus of short sentences then still says how a model copes with long inputs.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from typing import Any
 
 from nmt.env import quiet_tensorflow
 
-BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
+Buckets = tuple[tuple[int, int | None], ...]
+BUCKETS: Buckets = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
+LONG_BUCKETS: Buckets = ((1, 10), (11, 20), (21, 30), (31, 40), (41, None))  # for --concat
 
 
 class EvaluationError(ValueError):
@@ -56,12 +61,21 @@ def rebuild_test_split(run_dir: Path, data_dir: str | None = None) -> tuple[list
     return [p.src for p in data.splits.test], [p.tgt for p in data.splits.test]
 
 
-def bleu_by_length(sources: list[str], hyps: list[str], refs: list[str]) -> list[dict[str, Any]]:
+def concatenate(texts: list[str], k: int) -> list[str]:
+    """Each run of ``k`` consecutive texts joined by a space (a shorter last one is kept)."""
+    if k < 1:
+        raise ValueError(f"need k >= 1, got {k}")
+    return [" ".join(texts[i : i + k]) for i in range(0, len(texts), k)]
+
+
+def bleu_by_length(
+    sources: list[str], hyps: list[str], refs: list[str], buckets: Buckets = BUCKETS
+) -> list[dict[str, Any]]:
     """BLEU and chrF per source-length bucket."""
     from nmt.evaluation import score_corpus
 
     rows = []
-    for low, high in BUCKETS:
+    for low, high in buckets:
         index = [
             i
             for i, s in enumerate(sources)
@@ -75,18 +89,28 @@ def bleu_by_length(sources: list[str], hyps: list[str], refs: list[str]) -> list
     return rows
 
 
-def evaluate_run(run_dir: Path, beams: list[int], data_dir: str | None = None) -> dict[str, Any]:
-    """Translate the test split with each beam size and score it."""
+def evaluate_run(
+    run_dir: Path, beams: list[int], data_dir: str | None = None, concat: int = 1
+) -> dict[str, Any]:
+    """Translate the test split (``concat`` sentences per input) with each beam size; score it."""
     from nmt.evaluation import score_corpus
     from nmt.translator import Translator
 
     translator = Translator.from_checkpoint(run_dir)
     sources, refs = rebuild_test_split(run_dir, data_dir)
+    buckets = BUCKETS
+    if concat > 1:
+        sources, refs, buckets = (
+            concatenate(sources, concat),
+            concatenate(refs, concat),
+            LONG_BUCKETS,
+        )
     report: dict[str, Any] = {
         "run": str(run_dir),
         "parameters": translator.model.count_params(),
         "attention": translator.model.attention_type,
         "test_sentences": len(sources),
+        "concat": concat,
         "results": {},
     }
     for beam in beams:
@@ -95,7 +119,7 @@ def evaluate_run(run_dir: Path, beams: list[int], data_dir: str | None = None) -
         seconds = time.time() - start
         scores = score_corpus(hyps, refs, ("bleu", "chrf", "ter"))
         scores["seconds"] = round(seconds, 1)
-        scores["by_length"] = bleu_by_length(sources, hyps, refs)
+        scores["by_length"] = bleu_by_length(sources, hyps, refs, buckets)
         report["results"][f"beam{beam}"] = scores
     return report
 
@@ -113,7 +137,7 @@ def record_scores(run_dir: Path, report: dict[str, Any]) -> None:
 
 def markdown_table(reports: list[dict[str, Any]]) -> str:
     """One row per (run, beam): overall scores and BLEU per source-length bucket."""
-    names = [bucket_name(lo, hi) for lo, hi in BUCKETS]
+    names = _bucket_names(reports)
     lines = [
         "| model | attention | params | search | BLEU | chrF | TER | "
         + " | ".join(f"BLEU {n}" for n in names)
@@ -135,6 +159,11 @@ def markdown_table(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _bucket_names(reports: list[dict[str, Any]]) -> list[str]:
+    first = next(iter(reports[0]["results"].values()))
+    return [row["bucket"] for row in first["by_length"]]
+
+
 def plot_bleu_by_length(reports: list[dict[str, Any]], path: Path, search: str) -> None:
     """Line plot of BLEU per source-length bucket, one line per run."""
     import matplotlib
@@ -142,7 +171,7 @@ def plot_bleu_by_length(reports: list[dict[str, Any]], path: Path, search: str) 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [bucket_name(lo, hi) for lo, hi in BUCKETS]
+    names = _bucket_names(reports)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for report in reports:
         scores = report["results"].get(search)
@@ -152,7 +181,10 @@ def plot_bleu_by_length(reports: list[dict[str, Any]], path: Path, search: str) 
         ax.plot(names, [by[n] for n in names], marker="o", label=Path(report["run"]).name)
     ax.set_xlabel("source length (words)")
     ax.set_ylabel(f"BLEU ({search})")
-    ax.set_title("BLEU by source length")
+    concat = reports[0].get("concat", 1)
+    ax.set_title(
+        "BLEU by source length" + (f" ({concat} test sentences per input)" if concat > 1 else "")
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -171,11 +203,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="report folder (default: RUN/eval for a single run)")
     parser.add_argument("--data-dir", help="corpus catalogue directory")
     parser.add_argument(
+        "--concat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="score inputs of K consecutive test sentences joined (long-input behaviour)",
+    )
+    parser.add_argument(
         "--update-metadata",
         action="store_true",
         help="record the scores as test_scores in each run's metadata.json",
     )
     args = parser.parse_args(argv)
+    if args.concat < 1:
+        parser.error("--concat must be >= 1")
+    if args.concat > 1 and args.update_metadata:
+        parser.error("--update-metadata records the plain test split: leave out --concat")
     quiet_tensorflow()
     from corpora import CorpusError
     from nmt.checkpoint import CheckpointError, resolve_run_dir
@@ -186,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.runs:
             run_dir = resolve_run_dir(name)
-            report = evaluate_run(run_dir, beams, args.data_dir)
+            report = evaluate_run(run_dir, beams, args.data_dir, args.concat)
             reports.append(report)
             for search, scores in report["results"].items():
                 print(f"{run_dir} {search}:\n{format_scores(scores)}")

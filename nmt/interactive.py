@@ -113,9 +113,10 @@ def _setup_readline() -> object | None:
 def run(translator: Translator, beam_size: int | None = None, n_best: int = 1) -> int:
     """The read-translate-print loop. Returns the exit status (0 on Ctrl-D / Ctrl-C)."""
     session = Session(translator, beam_size, n_best)
-    # trace the search graph while the user types the first sentence
+    # compile the search graph while the user types (a sentence sent before it is ready is
+    # translated eagerly)
     threading.Thread(
-        target=lambda: translator.translate(["."], beam_size=session.beam_size), daemon=True
+        target=lambda: translator.compile(session.beam_size, session.n_best), daemon=True
     ).start()
     readline = _setup_readline()
     session._say("Type a sentence and press Enter (:help for commands, Ctrl-D to quit).")

@@ -289,7 +289,7 @@ class _BeamSearch:
     def _shape_step(self, log_probs, weights, active: tf.Tensor):
         """Step outputs for all beams ``(active * beam, ...)`` -> log-probs
         ``(active, beam, vocab)`` and attention ``(active, beam, src_len)`` or None."""
-        vocab = tf.shape(log_probs)[-1]
+        vocab = log_probs.shape[-1] or tf.shape(log_probs)[-1]  # static when known
         log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [active, self.beam, vocab])
         if self.collect:
             if weights is None:  # a model without attention: report zeros
@@ -380,9 +380,14 @@ class _BeamSearch:
         EOS). At its length limit a sentence may only end: its candidates are its beams + EOS
         (patched in after ``top_k``, which is cheaper than masking the whole vocabulary)."""
         beam = self.beam
-        total = tf.reshape(s.alive_log_probs[:, :, None] + log_probs, [active, -1])
+        # the best 2 * beam of all beams' extensions are among each beam's own best 2 * beam:
+        # top-k per beam first spares a pass over (active, beam * vocab)
+        per_beam = min(2 * beam, vocab) if isinstance(vocab, int) else tf.minimum(2 * beam, vocab)
+        beam_scores, beam_tokens = tf.math.top_k(log_probs, k=per_beam)  # (active, beam, k)
+        total = tf.reshape(s.alive_log_probs[:, :, None] + beam_scores, [active, -1])
         top_scores, top_index = tf.math.top_k(total, k=2 * beam)
-        parent, token = top_index // vocab, top_index % vocab
+        parent = top_index // per_beam
+        token = tf.gather(tf.reshape(beam_tokens, [active, -1]), top_index, batch_dims=1)
         forced = (s.t >= s.lengths)[:, None]
         ending = s.alive_log_probs + log_probs[:, :, self.eos_id]  # (active, beam)
         ending = tf.concat([ending, tf.fill(tf.shape(ending), NEG_INF)], 1)

@@ -17,6 +17,9 @@ from nmt.segment import split_ids
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
 
 DEFAULT_MAX_SOURCE_TOKENS = 100
+# A first request of at most this many sentences runs the search eagerly: tracing and optimising
+# the graph takes seconds, an eager search of a few short sentences a fraction of one.
+EAGER_FIRST_CALL = 16
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Translator:
         self.metadata = metadata or {}
         self.max_source_tokens = config.data.max_tokens if config else DEFAULT_MAX_SOURCE_TOKENS
         self._functions: dict[tuple, tf.types.experimental.GenericFunction] = {}
+        self._ready: set[tuple] = set()  # settings whose graph has run once
+        self._eager_runs: set[tuple] = set()  # settings already answered eagerly once
 
     @classmethod
     def from_checkpoint(cls, run_dir: str | Path, weights: str = "best") -> Translator:
@@ -75,10 +80,25 @@ class Translator:
         return self.model.attention_type != "none"
 
     # --- compiled search ------------------------------------------------------------------
+    def _key(self, beam_size: int, n_best: int, with_attention: bool) -> tuple:
+        return (
+            beam_size, n_best, with_attention, float(self.decode.length_penalty),
+            self.decode.stopping,
+        )  # fmt: skip
+
+    def compile(self, beam_size: int | None = None, n_best: int = 1, with_attention: bool = False):
+        """Trace and run the search graph for this setting now (e.g. in a background thread
+        while a user types), so that later requests do not wait for it."""
+        beam_size = beam_size or self.decode.beam_size
+        n_best = max(1, min(n_best, beam_size))
+        with_attention = with_attention and self.has_attention
+        self._search_fn(beam_size, n_best, with_attention)(tf.constant([[1]], tf.int32))
+        self._ready.add(self._key(beam_size, n_best, with_attention))
+
     def _search_fn(self, beam_size: int, n_best: int, with_attention: bool):
         """A ``tf.function`` ``src (batch, src_len) int32 -> SearchResult``, traced once."""
         alpha = float(self.decode.length_penalty)
-        key = (beam_size, n_best, with_attention, alpha, self.decode.stopping)
+        key = self._key(beam_size, n_best, with_attention)
         if key not in self._functions:
             self._functions[key] = tf.function(
                 lambda src: self._search(src, beam_size, n_best, with_attention, alpha),
@@ -186,7 +206,7 @@ class Translator:
             return results
         lengths = np.array([len(units[i]) for i in todo])
         budget = max(1, self.decode.token_budget // beam_size)
-        search = self._search_fn(beam_size, n_best, with_attention)
+        search = self._pick_search(beam_size, n_best, with_attention, len(todo))
         for batch in budget_batches(lengths, budget, self.decode.max_batch_size, rng=None):
             index = [todo[j] for j in batch]
             out = search(tf.constant(pad_batch([units[i] for i in index])))
@@ -194,6 +214,23 @@ class Translator:
             for i, h in zip(index, hyps):
                 results[i] = h
         return results
+
+    def _pick_search(self, beam_size: int, n_best: int, with_attention: bool, count: int):
+        """The compiled search, or, for a small first request while the graph is not ready,
+        the same search run eagerly (the graph is compiled on the next request)."""
+        key = self._key(beam_size, n_best, with_attention)
+        if key not in self._ready and key not in self._eager_runs and count <= EAGER_FIRST_CALL:
+            self._eager_runs.add(key)
+            alpha = float(self.decode.length_penalty)
+            return lambda src: self._search(src, beam_size, n_best, with_attention, alpha)
+        compiled = self._search_fn(beam_size, n_best, with_attention)
+
+        def search(src):
+            out = compiled(src)
+            self._ready.add(key)
+            return out
+
+        return search
 
     def _hypotheses(
         self, out: SearchResult, sources: list[list[int]], n_best: int, with_attention: bool

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from nmt.evaluate import EvaluationError, bleu_by_length, main, rebuild_test_split
+from nmt.evaluate import EvaluationError, bleu_by_length, concatenate, main, rebuild_test_split
 
 
 def test_bleu_by_length_buckets():
@@ -36,3 +36,23 @@ def test_changed_corpus_is_detected(trained_run, tmp_path):
     (run / "split.json").write_text(json.dumps(split))
     with pytest.raises(EvaluationError, match="differs"):
         rebuild_test_split(run)
+
+
+def test_concatenated_inputs_measure_long_sentences(trained_run, tmp_path):
+    assert concatenate(["a", "b c", "d", "e"], 3) == ["a b c d", "e"]
+    out = tmp_path / "report"
+    assert main([str(trained_run), "--beams", "1", "--concat", "3", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())[0]
+    plain = rebuild_test_split(trained_run)[0]
+    assert report["concat"] == 3 and report["test_sentences"] == -(-len(plain) // 3)
+    rows = report["results"]["beam1"]["by_length"]
+    assert [row["bucket"] for row in rows] == ["1-10", "11-20", "21-30", "31-40", "41+"]
+    assert sum(row["sentences"] for row in rows) == report["test_sentences"]
+    # the model learnt 2-7 word inputs: three joined are translated, but worse
+    assert 5 < report["results"]["beam1"]["bleu"] < 90
+    assert "BLEU 11-20" in (out / "report.md").read_text()
+
+
+def test_concat_does_not_touch_metadata(trained_run):
+    with pytest.raises(SystemExit):
+        main([str(trained_run), "--concat", "2", "--update-metadata"])

@@ -117,6 +117,22 @@ def test_search_graph_is_traced_once_per_setting(trained_run):
     assert fn.experimental_get_tracing_count() == 1
 
 
+def test_small_first_request_runs_eagerly_then_the_graph_takes_over(trained_run):
+    translator = Translator.from_checkpoint(trained_run)
+    first = translator.translate_detailed(SENTENCES, beam_size=3)
+    assert not translator._functions  # answered without tracing a graph
+    second = translator.translate_detailed(SENTENCES, beam_size=3)
+    (fn,) = translator._functions.values()
+    assert fn.experimental_get_tracing_count() == 1
+    assert [h[0].text for h in first] == [h[0].text for h in second] == EXPECTED
+    assert [h[0].log_prob for h in first] == pytest.approx(
+        [h[0].log_prob for h in second], abs=1e-5
+    )
+    translator.compile(beam_size=1)  # what interactive mode runs while the user types
+    translator.translate(SENTENCES[:1], beam_size=1)
+    assert len(translator._functions) == 2  # ready: no eager detour
+
+
 # --- helpers --------------------------------------------------------------------------------
 def test_split_ids_prefers_sentence_ends_then_words():
     pieces = ["▁a", "▁b", ".", "▁c", "▁d", "e", "▁f", "▁g", "h", "i", "j"]
