@@ -8,6 +8,7 @@ each weight (about 1e-3 relative).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -72,6 +73,9 @@ def export_run(run_dir: Path, out_dir: Path, float16: bool = True) -> Path:
         )
         if out_dir.exists():
             shutil.rmtree(out_dir)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700 folders; give the usual ones
         staging.rename(out_dir)
     finally:
         if staging.exists():
