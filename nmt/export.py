@@ -8,7 +8,6 @@ each weight (about 1e-3 relative).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from nmt.checkpoint import (
     CheckpointError,
     update_metadata,
 )
+from nmt.io import usual_permissions
 
 COPIED = (CONFIG_FILE, METADATA_FILE, SPLIT_FILE, LOG_FILE, "training.png")
 
@@ -73,9 +73,7 @@ def export_run(run_dir: Path, out_dir: Path, float16: bool = True) -> Path:
         )
         if out_dir.exists():
             shutil.rmtree(out_dir)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700 folders; give the usual ones
+        usual_permissions(staging)  # mkdtemp makes 0700 folders
         staging.rename(out_dir)
     finally:
         if staging.exists():

@@ -9,6 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def usual_permissions(path: Path) -> None:
+    """Give a file (0666) or folder (0777) the permissions the umask allows: ``mkstemp`` and
+    ``mkdtemp`` create them private to the owner."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~umask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is fsynced and renamed into place.
@@ -19,9 +27,7 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + suffix, dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+    usual_permissions(Path(tmp))  # mkstemp makes 0600 files
     tmp_path = Path(tmp)
     try:
         yield tmp_path

@@ -352,27 +352,13 @@ class _BeamSearch:
 
     def _drop(self, s: _Beams, done: tf.Tensor) -> _Beams:
         """``s`` without the sentences that are ``done`` ``(active,)``."""
-        keep = tf.reshape(tf.where(tf.logical_not(done)), [-1])  # (kept,) int64
-        keep_rows = tf.reshape(
-            keep[:, None] * self.beam + tf.range(self.beam, dtype=tf.int64), [-1]
-        )
-
-        def per_sentence(x):
-            return tf.gather(x, keep)
-
-        def per_row(x):
-            return tf.gather(x, keep_rows)
-
-        return s._replace(
-            rows=per_sentence(s.rows),
-            lengths=per_sentence(s.lengths),
-            tokens=per_sentence(s.tokens),
-            states=tf.nest.map_structure(per_row, s.states),
-            context=tf.nest.map_structure(per_row, s.context),
-            alive_log_probs=per_sentence(s.alive_log_probs),
-            alive_seq=per_sentence(s.alive_seq),
-            alive_attn=per_sentence(s.alive_attn) if self.collect else s.alive_attn,
-        )
+        keep = tf.logical_not(done)
+        per_sentence = ["rows", "lengths", "tokens", "alive_log_probs", "alive_seq"]
+        if self.collect:
+            per_sentence.append("alive_attn")
+        kept = _keep(keep, {name: getattr(s, name) for name in per_sentence})
+        kept["states"], kept["context"] = _keep(tf.repeat(keep, self.beam), (s.states, s.context))
+        return s._replace(**kept)
 
     def _candidates(self, s: _Beams, log_probs: tf.Tensor, vocab: tf.Tensor, active: tf.Tensor):
         """The ``2 * beam`` best extensions ``(active, 2 * beam)``: total log-probs, parent beam
