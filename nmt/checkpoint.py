@@ -4,6 +4,7 @@ Layout (see DESIGN.md)::
 
     <run>/config.yaml  tokenizer/{src,tgt}.model | tokenizer/joint.model
           model.weights.h5 (best)  last.weights.h5  metadata.json  split.json  train_log.csv
+          epochs/epoch-NNNN.weights.h5 (the last ``train.keep_epochs`` epochs, if kept)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ BEST_WEIGHTS = "model.weights.h5"
 LAST_WEIGHTS = "last.weights.h5"
 SPLIT_FILE = "split.json"
 LOG_FILE = "train_log.csv"
+EPOCHS_DIR = "epochs"
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
 
@@ -58,6 +60,11 @@ def resolve_run_dir(name_or_path: str | Path) -> Path:
         f"model {str(name_or_path)!r} not found: not a directory, nor a shipped model "
         f"({', '.join(available) or 'none shipped'})"
     )
+
+
+def epoch_weights_name(epoch: int) -> str:
+    """File name of one epoch's weights in ``EPOCHS_DIR`` (sorts in epoch order)."""
+    return f"epoch-{epoch:04d}.weights.h5"
 
 
 def save_weights(model: keras.Model, path: Path) -> None:

@@ -92,6 +92,7 @@ class TrainConfig:
     tensorboard: bool = True
     backup_minutes: float = 10.0  # resumable state saved mid-epoch this often (single worker)
     backup_steps: int | None = None  # ... or every this many steps (the only way in multi-worker)
+    keep_epochs: int = 0  # keep the last N epochs' weights in epochs/ (for nmt.average)
 
 
 @dataclass
@@ -137,6 +138,8 @@ class Config:
             raise ConfigError("train.token_budget, max_batch_size and epochs must be >= 1")
         if t.backup_minutes <= 0 or (t.backup_steps is not None and t.backup_steps < 1):
             raise ConfigError("train.backup_minutes must be > 0 and train.backup_steps >= 1")
+        if t.keep_epochs < 0:
+            raise ConfigError("train.keep_epochs must be >= 0")
         if t.steps_per_epoch is not None and t.steps_per_epoch < 1:
             raise ConfigError("train.steps_per_epoch must be >= 1")
         if d.vocab_size < 8:

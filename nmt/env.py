@@ -2,10 +2,59 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
+# TensorFlow's C++ start-up lines that only say that this machine has no GPU, or which CPU
+# instructions the build could use; its absl logging ignores TF_CPP_MIN_LOG_LEVEL for them.
+_STARTUP_CHATTER = re.compile(
+    r"absl::InitializeLog\(\)|cudart_stub\.cc|cpu_feature_guard\.cc|"
+    r"^To enable the following instructions|failed call to cuInit|"
+    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered"
+)
+
+
+@contextlib.contextmanager
+def _filtered_stderr(drop: re.Pattern[str]) -> Iterator[None]:
+    """Hold back what is written to file descriptor 2, then print the lines ``drop`` misses."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if not drop.search(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ start-up chatter unless the user asked for it."""
+    """Import TensorFlow and find its devices without its C++ start-up chatter.
+
+    Call it once a command-line tool has parsed its arguments (so ``--help`` stays instant).
+    Lines other than the known no-GPU / CPU-build notices still reach stderr; a user who sets
+    ``TF_CPP_MIN_LOG_LEVEL`` below 3 sees everything.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3" or "tensorflow" in sys.modules:
+        return
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        stderr_fd = None  # stderr replaced by a Python object (tests): nothing to filter
+    context = _filtered_stderr(_STARTUP_CHATTER) if stderr_fd == 2 else contextlib.nullcontext()
+    with context:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()

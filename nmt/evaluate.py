@@ -6,6 +6,8 @@ BLEU against source length (one line per run, so models can be compared on one p
 
 ``--concat K`` scores inputs made of K consecutive test sentences joined (and their references
 joined): a corpus of short sentences then still says how a model copes with long inputs.
+``--split dev`` scores the dev split instead: use it to choose between models (checkpoint
+averages, fine-tunes) and keep the test split for the final figure.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ LONG_BUCKETS: Buckets = ((1, 10), (11, 20), (21, 30), (31, 40), (41, None))  # f
 
 
 class EvaluationError(ValueError):
-    """The test split cannot be rebuilt as it was when the model was trained."""
+    """The dev or test split cannot be rebuilt as it was when the model was trained."""
 
 
 def bucket_name(low: int, high: int | None) -> str:
@@ -37,8 +39,18 @@ def source_length(text: str) -> int:
     return len(text.split())
 
 
+SPLITS = ("dev", "test")
+
+
 def rebuild_test_split(run_dir: Path, data_dir: str | None = None) -> tuple[list[str], list[str]]:
-    """Rebuild the run's test split and check it against the rows recorded in split.json."""
+    """The run's test split (sources, references); see ``rebuild_split``."""
+    return rebuild_split(run_dir, "test", data_dir)
+
+
+def rebuild_split(
+    run_dir: Path, split: str, data_dir: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Rebuild the run's ``dev`` or ``test`` split, checked against the rows in split.json."""
     from nmt.checkpoint import SPLIT_FILE
     from nmt.config import load_config
     from nmt.data import load_split_rows, prepare_data
@@ -46,19 +58,22 @@ def rebuild_test_split(run_dir: Path, data_dir: str | None = None) -> tuple[list
     config = load_config(run_dir / "config.yaml")
     if data_dir:
         config.data.data_dir = data_dir
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     data = prepare_data(config.data)
+    pairs = getattr(data.splits, split)
     split_file = run_dir / SPLIT_FILE
     if split_file.is_file():
         recorded = load_split_rows(split_file)
-        rows = [p.row for p in data.splits.test]
-        if rows != recorded["test_rows"]:
+        rows = [p.row for p in pairs]
+        if f"{split}_rows" in recorded and rows != recorded[f"{split}_rows"]:
             raise EvaluationError(
-                f"{run_dir}: the test split rebuilt from {config.data.corpus} differs from "
+                f"{run_dir}: the {split} split rebuilt from {config.data.corpus} differs from "
                 f"{SPLIT_FILE} (has the corpus file changed?)"
             )
         if data.fingerprint and recorded.get("sha256") not in ("", None, data.fingerprint):
             raise EvaluationError(f"{run_dir}: corpus file checksum differs from {SPLIT_FILE}")
-    return [p.src for p in data.splits.test], [p.tgt for p in data.splits.test]
+    return [p.src for p in pairs], [p.tgt for p in pairs]
 
 
 def concatenate(texts: list[str], k: int) -> list[str]:
@@ -90,14 +105,18 @@ def bleu_by_length(
 
 
 def evaluate_run(
-    run_dir: Path, beams: list[int], data_dir: str | None = None, concat: int = 1
+    run_dir: Path,
+    beams: list[int],
+    data_dir: str | None = None,
+    concat: int = 1,
+    split: str = "test",
 ) -> dict[str, Any]:
-    """Translate the test split (``concat`` sentences per input) with each beam size; score it."""
+    """Translate a split (``concat`` sentences per input) with each beam size; score it."""
     from nmt.evaluation import score_corpus
     from nmt.translator import Translator
 
     translator = Translator.from_checkpoint(run_dir)
-    sources, refs = rebuild_test_split(run_dir, data_dir)
+    sources, refs = rebuild_split(run_dir, split, data_dir)
     buckets = BUCKETS
     if concat > 1:
         sources, refs, buckets = (
@@ -109,7 +128,8 @@ def evaluate_run(
         "run": str(run_dir),
         "parameters": translator.model.count_params(),
         "attention": translator.model.attention_type,
-        "test_sentences": len(sources),
+        "split": split,
+        "sentences": len(sources),
         "concat": concat,
         "results": {},
     }
@@ -203,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="report folder (default: RUN/eval for a single run)")
     parser.add_argument("--data-dir", help="corpus catalogue directory")
     parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="test",
+        help="which held-out split to score (dev: for choosing between models)",
+    )
+    parser.add_argument(
         "--concat",
         type=int,
         default=1,
@@ -217,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.concat < 1:
         parser.error("--concat must be >= 1")
-    if args.concat > 1 and args.update_metadata:
-        parser.error("--update-metadata records the plain test split: leave out --concat")
+    if args.update_metadata and (args.concat > 1 or args.split != "test"):
+        parser.error("--update-metadata records the plain test split: leave out --concat/--split")
     quiet_tensorflow()
     from corpora import CorpusError
     from nmt.checkpoint import CheckpointError, resolve_run_dir
@@ -229,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.runs:
             run_dir = resolve_run_dir(name)
-            report = evaluate_run(run_dir, beams, args.data_dir, args.concat)
+            report = evaluate_run(run_dir, beams, args.data_dir, args.concat, args.split)
             reports.append(report)
             for search, scores in report["results"].items():
                 print(f"{run_dir} {search}:\n{format_scores(scores)}")
@@ -238,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, CorpusError, EvaluationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else resolve_run_dir(args.runs[0]) / "eval"
+    default_out = "eval" if args.split == "test" else f"eval-{args.split}"
+    out = Path(args.out) if args.out else resolve_run_dir(args.runs[0]) / default_out
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(reports, indent=2) + "\n", encoding="utf-8")
     table = markdown_table(reports)

@@ -8,53 +8,117 @@ each weight (about 1e-3 relative).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
-from nmt.checkpoint import (
+from nmt.env import quiet_tensorflow
+
+quiet_tensorflow()  # a command-line module: silence TensorFlow before nmt.checkpoint loads it
+
+from nmt.checkpoint import (  # noqa: E402
     BEST_WEIGHTS,
     CONFIG_FILE,
     LOG_FILE,
     METADATA_FILE,
     SPLIT_FILE,
     CheckpointError,
+    read_metadata,
     update_metadata,
 )
-from nmt.io import usual_permissions
+from nmt.io import atomic_write_text, usual_permissions  # noqa: E402
 
 COPIED = (CONFIG_FILE, METADATA_FILE, SPLIT_FILE, LOG_FILE, "training.png")
 
 
-def convert_weights_float16(src: Path, dst: Path) -> None:
-    """Copy a Keras ``.weights.h5`` file, storing float32 arrays as float16."""
-    with h5py.File(src, "r") as source, h5py.File(dst, "w") as target:
-        for key, value in source.attrs.items():
-            target.attrs[key] = value
+def _dataset_names(h5: h5py.File) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Every dataset in a weights file: name -> (shape, dtype)."""
+    found: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    h5.visititems(
+        lambda name, obj: (
+            found.__setitem__(name, (obj.shape, obj.dtype))
+            if isinstance(obj, h5py.Dataset)
+            else None
+        )
+    )
+    return found
 
-        def copy(name: str, obj) -> None:
-            if isinstance(obj, h5py.Dataset):
+
+def write_weights(sources: list[Path], dst: Path, float16: bool = False) -> None:
+    """Write a Keras ``.weights.h5`` file whose every array is the mean of the ``sources``'.
+
+    One source copies the file (float32 arrays stored as float16 with ``float16``); several
+    average it element-wise (checkpoint averaging). All sources must hold the same arrays with
+    the same shapes, or ``CheckpointError`` says which differ. Means are taken in float64.
+    """
+    if not sources:
+        raise ValueError("write_weights needs at least one source file")
+    files = []
+    try:
+        for path in sources:
+            try:
+                files.append(h5py.File(path, "r"))
+            except OSError as err:
+                raise CheckpointError(f"{path}: not a readable weights file ({err})") from err
+        layout = _dataset_names(files[0])
+        for path, other in zip(sources[1:], files[1:]):
+            theirs = _dataset_names(other)
+            if {k: v[0] for k, v in theirs.items()} != {k: v[0] for k, v in layout.items()}:
+                differ = sorted(set(theirs.items()) ^ set(layout.items()))[:3]
+                raise CheckpointError(
+                    f"{path} holds other arrays than {sources[0]} (e.g. {differ}): "
+                    "only checkpoints of the same model can be averaged"
+                )
+        with h5py.File(dst, "w") as target:
+            for key, value in files[0].attrs.items():
+                target.attrs[key] = value
+
+            def copy(name: str, obj) -> None:
+                if not isinstance(obj, h5py.Dataset):
+                    group = target.require_group(name)
+                    for key, value in obj.attrs.items():
+                        group.attrs[key] = value
+                    return
                 data = obj[()]
-                if data.dtype == np.float32:
-                    data = data.astype(np.float16)
+                if np.issubdtype(data.dtype, np.floating):
+                    dtype = np.float16 if float16 else np.float32
+                    total = data.astype(np.float64)
+                    for other in files[1:]:
+                        total += other[name][()].astype(np.float64)
+                    data = (total / len(files)).astype(dtype)
                 target.create_dataset(name, data=data)
-            else:
-                group = target.require_group(name)
-                for key, value in obj.attrs.items():
-                    group.attrs[key] = value
 
-        source.visititems(copy)
+            files[0].visititems(copy)
+    finally:
+        for handle in files:
+            handle.close()
 
 
-def export_run(run_dir: Path, out_dir: Path, float16: bool = True) -> Path:
-    """Write a shippable copy of ``run_dir`` to ``out_dir`` (replaced atomically as a whole)."""
+def export_run(
+    run_dir: Path,
+    out_dir: Path,
+    float16: bool = True,
+    weights: list[Path] | None = None,
+    stale: tuple[str, ...] = (),
+    **metadata: Any,
+) -> Path:
+    """Write a shippable copy of ``run_dir`` to ``out_dir`` (replaced atomically as a whole).
+
+    The copy's weights are ``run_dir``'s best, or the mean of ``weights`` (files of models
+    with ``run_dir``'s config and tokenizers); ``metadata`` is merged into its metadata.json
+    and the ``stale`` keys (scores of other weights) are removed from it.
+    """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not (run_dir / BEST_WEIGHTS).is_file():
-        raise CheckpointError(f"{run_dir}: no {BEST_WEIGHTS} to export")
+    weights = [Path(w) for w in weights] if weights else [run_dir / BEST_WEIGHTS]
+    for path in weights:
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such weights file to export")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -62,14 +126,21 @@ def export_run(run_dir: Path, out_dir: Path, float16: bool = True) -> Path:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, staging / name)
         shutil.copytree(run_dir / "tokenizer", staging / "tokenizer")
-        if float16:
-            convert_weights_float16(run_dir / BEST_WEIGHTS, staging / BEST_WEIGHTS)
+        if float16 or len(weights) > 1:
+            write_weights(weights, staging / BEST_WEIGHTS, float16=float16)
         else:
-            shutil.copy2(run_dir / BEST_WEIGHTS, staging / BEST_WEIGHTS)
+            shutil.copy2(weights[0], staging / BEST_WEIGHTS)
+        if stale:
+            kept = read_metadata(staging)
+            atomic_write_text(
+                staging / METADATA_FILE,
+                json.dumps({k: v for k, v in kept.items() if k not in stale}, indent=2) + "\n",
+            )
         update_metadata(
             staging,
             weights_dtype="float16" if float16 else "float32",
             exported_from=run_dir.name,
+            **metadata,
         )
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -29,9 +29,11 @@ from nmt.batching import TrainingBatches
 from nmt.checkpoint import (
     BEST_WEIGHTS,
     CONFIG_FILE,
+    EPOCHS_DIR,
     LAST_WEIGHTS,
     LOG_FILE,
     SPLIT_FILE,
+    epoch_weights_name,
     initial_metadata,
     load_tokenizers,
     save_weights,
@@ -60,6 +62,7 @@ RESUMABLE_CHANGES = {
     ("train", "backup_minutes"),
     ("train", "backup_steps"),
     ("train", "tensorboard"),
+    ("train", "keep_epochs"),
 }
 
 
@@ -159,6 +162,15 @@ def learning_rate_at(config: Config, state: TrainingState) -> float:
     return max(lr * state.lr_scale, t.min_learning_rate) if step >= t.warmup_steps else lr
 
 
+def keep_epoch_weights(model: Seq2Seq, run_dir: Path, epoch: int, keep: int) -> None:
+    """Save ``epochs/epoch-NNNN.weights.h5`` and delete all but the ``keep`` latest epochs."""
+    folder = Path(run_dir) / EPOCHS_DIR
+    save_weights(model, folder / epoch_weights_name(epoch))
+    saved = sorted(folder.glob("epoch-*.weights.h5"))
+    for old in saved[:-keep]:
+        old.unlink()
+
+
 class Trainer(keras.callbacks.Callback):
     """Per-batch learning rate and mid-epoch backups; per-epoch dev BLEU, best/last checkpoints,
     reduce-on-plateau, early stopping, throughput, time limit and the resumable state."""
@@ -237,6 +249,10 @@ class Trainer(keras.callbacks.Callback):
         scores = self._dev_scores()
         logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]
         save_weights(self.inference_model, self.run_dir / LAST_WEIGHTS)
+        if self.config.train.keep_epochs:
+            keep_epoch_weights(
+                self.inference_model, self.run_dir, epoch + 1, self.config.train.keep_epochs
+            )
         s = self.state
         if scores["bleu"] > s.best_bleu:
             s.best_bleu, s.best_epoch, s.wait = scores["bleu"], epoch + 1, 0

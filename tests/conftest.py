@@ -68,6 +68,7 @@ def tiny_overrides(corpus: Path, **extra: object) -> list[str]:
         "train.patience": 20,
         "train.tensorboard": False,
         "train.dev_eval_size": 0,
+        "train.keep_epochs": 3,
         "decode.beam_size": 1,
     }
     values.update(extra)

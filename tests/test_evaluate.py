@@ -23,7 +23,7 @@ def test_report_for_a_run(trained_run, tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())[0]
     greedy = report["results"]["beam1"]
     assert greedy["bleu"] > 90 and greedy["bleu_signature"].startswith("nrefs:1")
-    assert sum(row["sentences"] for row in greedy["by_length"]) == report["test_sentences"]
+    assert sum(row["sentences"] for row in greedy["by_length"]) == report["sentences"]
     assert (out / "bleu_by_length.png").read_bytes()[:4] == b"\x89PNG"
     assert "| reverse |" in (out / "report.md").read_text()
 
@@ -44,10 +44,10 @@ def test_concatenated_inputs_measure_long_sentences(trained_run, tmp_path):
     assert main([str(trained_run), "--beams", "1", "--concat", "3", "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())[0]
     plain = rebuild_test_split(trained_run)[0]
-    assert report["concat"] == 3 and report["test_sentences"] == -(-len(plain) // 3)
+    assert report["concat"] == 3 and report["sentences"] == -(-len(plain) // 3)
     rows = report["results"]["beam1"]["by_length"]
     assert [row["bucket"] for row in rows] == ["1-10", "11-20", "21-30", "31-40", "41+"]
-    assert sum(row["sentences"] for row in rows) == report["test_sentences"]
+    assert sum(row["sentences"] for row in rows) == report["sentences"]
     # the model learnt 2-7 word inputs: three joined are translated, but worse
     assert 5 < report["results"]["beam1"]["bleu"] < 90
     assert "BLEU 11-20" in (out / "report.md").read_text()
