@@ -18,6 +18,26 @@ _STARTUP_CHATTER = re.compile(
 )
 
 
+# Optional imports that Keras makes at start-up (to recognise DataFrames, for its image-plot
+# helpers) and that cost about a second on a small CPU; nmt needs neither from Keras.
+_KERAS_OPTIONAL = ("pandas", "matplotlib")
+
+
+@contextlib.contextmanager
+def _without_modules(names: tuple[str, ...]) -> Iterator[None]:
+    """Make ``import NAME`` fail for ``names`` not yet imported, inside the block only; a later
+    import works as usual."""
+    blocked = [name for name in names if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
 @contextlib.contextmanager
 def _filtered_stderr(drop: re.Pattern[str]) -> Iterator[None]:
     """Hold back what is written to file descriptor 2, then print the lines ``drop`` misses."""
@@ -39,7 +59,9 @@ def _filtered_stderr(drop: re.Pattern[str]) -> Iterator[None]:
 
 
 def quiet_tensorflow() -> None:
-    """Import TensorFlow and find its devices without its C++ start-up chatter.
+    """Import TensorFlow and Keras and find the devices, without TensorFlow's C++ start-up
+    chatter and without the optional modules Keras would load (pandas, matplotlib: about a
+    second on a small CPU; they still import normally afterwards).
 
     Call it once a command-line tool has parsed its arguments (so ``--help`` stays instant).
     Lines other than the known no-GPU / CPU-build notices still reach stderr; a user who sets
@@ -54,7 +76,8 @@ def quiet_tensorflow() -> None:
     except (AttributeError, OSError, ValueError):
         stderr_fd = None  # stderr replaced by a Python object (tests): nothing to filter
     context = _filtered_stderr(_STARTUP_CHATTER) if stderr_fd == 2 else contextlib.nullcontext()
-    with context:
+    with context, _without_modules(_KERAS_OPTIONAL):
+        import keras  # noqa: F401  (imported here so that it skips the optional modules)
         import tensorflow as tf
 
         tf.config.list_physical_devices()

@@ -15,3 +15,19 @@ def test_startup_chatter_is_dropped_and_other_lines_kept(capfd):
         print("from python", file=sys.stderr)
     err = capfd.readouterr().err
     assert sorted(err.splitlines()) == ["a real warning", "from python"]
+
+
+def test_keras_starts_without_its_optional_modules_which_still_import_later():
+    import subprocess
+
+    code = (
+        "import sys; from nmt.env import quiet_tensorflow; quiet_tensorflow(); "
+        "import keras; from keras.src.trainers.data_adapters import array_slicing; "
+        "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules), "
+        "array_slicing.pandas); import pandas, matplotlib; print('later ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.splitlines() == ["[] None", "later ok"]
+    assert "InitializeLog" not in out.stderr  # the start-up notices are gone
