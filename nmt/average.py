@@ -94,7 +94,7 @@ def average_checkpoints(sources: list[str | Path], out_dir: Path, float16: bool 
         float16=float16,
         weights=files,
         stale=STALE_METADATA,
-        averaged_from=[str(f) for f in files],
+        averaged_from=[str(s) for s in sources],
     )
 
 
