@@ -17,21 +17,24 @@ from typing import BinaryIO
 from nmt.translator import Hypothesis, Translator
 
 _SPACES = re.compile(r"\s+")
+# terminal escape sequences (colours, cursor moves, titles): dropped whole, not just their ESC
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
 def repair_line(raw: bytes, stats: Counter) -> str:
     """Decode one input line (no newline) to clean text, counting what had to be repaired.
 
-    Invalid UTF-8 is replaced by U+FFFD, control and format characters (zero-width, BOM) are
-    dropped, tabs and every Unicode space become one space, and the text is NFC-normalised.
-    Blank lines give ``""``.
+    Invalid UTF-8 is replaced by U+FFFD, terminal escape sequences and control and format
+    characters (zero-width, BOM) are dropped, tabs and every Unicode space become one space,
+    and the text is NFC-normalised. Blank lines give ``""``.
     """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("utf-8", errors="replace")
         stats["invalid_utf8"] += 1
-    kept, dropped = [], False
+    text, escapes = _ESCAPES.subn("", text)
+    kept, dropped = [], escapes > 0
     for ch in text:
         category = unicodedata.category(ch)
         if ch == "\t" or category in ("Zs", "Zl", "Zp"):

@@ -170,9 +170,10 @@ def test_repair_line_counts_what_it_fixes():
     assert repair_line(b"bad \xff byte", stats) == "bad \ufffd byte"
     assert repair_line(b"bell\x07 and\x00 nul\x1b", stats) == "bell and nul"
     assert repair_line("zero\u200bwidth\u00a0space".encode(), stats) == "zerowidth space"
+    assert repair_line(b"\x1b[1;31mred\x1b[0m text\x1b]0;title\x07", stats) == "red text"
     assert repair_line(b" \t ", stats) == ""
     assert repair_line(b"", stats) == ""
-    assert stats == Counter(invalid_utf8=1, control_chars=2, blank=2)
+    assert stats == Counter(invalid_utf8=1, control_chars=3, blank=2)
     summary = repair_summary(stats)
     assert "2 blank" in summary and "1 line(s) with invalid UTF-8" in summary
     assert repair_summary(Counter()) is None
