@@ -21,7 +21,8 @@ from pathlib import Path
 
 from nmt.env import quiet_tensorflow
 
-quiet_tensorflow()  # a command-line module: silence TensorFlow before nmt.checkpoint loads it
+if __name__ == "__main__":  # before nmt.checkpoint loads TensorFlow
+    quiet_tensorflow()
 
 from nmt.checkpoint import (  # noqa: E402
     BEST_WEIGHTS,

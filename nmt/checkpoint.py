@@ -93,10 +93,13 @@ def read_metadata(run_dir: Path) -> dict[str, Any]:
     return metadata
 
 
-def update_metadata(run_dir: Path, **updates: Any) -> dict[str, Any]:
-    """Merge ``updates`` into metadata.json (created if missing) and write it atomically."""
+def update_metadata(run_dir: Path, drop: tuple[str, ...] = (), **updates: Any) -> dict[str, Any]:
+    """Merge ``updates`` into metadata.json (created if missing), remove the ``drop`` keys, and
+    write it atomically."""
     path = Path(run_dir) / METADATA_FILE
     metadata = read_metadata(run_dir) if path.is_file() else {}
+    for key in drop:
+        metadata.pop(key, None)
     metadata.update(updates)
     metadata["format_version"] = FORMAT_VERSION
     metadata["versions"] = versions()

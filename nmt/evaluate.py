@@ -55,18 +55,18 @@ def rebuild_split(
     from nmt.config import load_config
     from nmt.data import load_split_rows, prepare_data
 
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     config = load_config(run_dir / "config.yaml")
     if data_dir:
         config.data.data_dir = data_dir
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     data = prepare_data(config.data)
     pairs = getattr(data.splits, split)
     split_file = run_dir / SPLIT_FILE
     if split_file.is_file():
         recorded = load_split_rows(split_file)
         rows = [p.row for p in pairs]
-        if f"{split}_rows" in recorded and rows != recorded[f"{split}_rows"]:
+        if rows != recorded.get(f"{split}_rows"):
             raise EvaluationError(
                 f"{run_dir}: the {split} split rebuilt from {config.data.corpus} differs from "
                 f"{SPLIT_FILE} (has the corpus file changed?)"

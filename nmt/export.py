@@ -8,7 +8,6 @@ each weight (about 1e-3 relative).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -20,7 +19,8 @@ import numpy as np
 
 from nmt.env import quiet_tensorflow
 
-quiet_tensorflow()  # a command-line module: silence TensorFlow before nmt.checkpoint loads it
+if __name__ == "__main__":  # before nmt.checkpoint loads TensorFlow
+    quiet_tensorflow()
 
 from nmt.checkpoint import (  # noqa: E402
     BEST_WEIGHTS,
@@ -29,22 +29,19 @@ from nmt.checkpoint import (  # noqa: E402
     METADATA_FILE,
     SPLIT_FILE,
     CheckpointError,
-    read_metadata,
     update_metadata,
 )
-from nmt.io import atomic_write_text, usual_permissions  # noqa: E402
+from nmt.io import usual_permissions  # noqa: E402
 
 COPIED = (CONFIG_FILE, METADATA_FILE, SPLIT_FILE, LOG_FILE, "training.png")
 
 
-def _dataset_names(h5: h5py.File) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """Every dataset in a weights file: name -> (shape, dtype)."""
-    found: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+def _dataset_shapes(h5: h5py.File) -> dict[str, tuple[int, ...]]:
+    """Every dataset in a weights file: name -> shape."""
+    found: dict[str, tuple[int, ...]] = {}
     h5.visititems(
         lambda name, obj: (
-            found.__setitem__(name, (obj.shape, obj.dtype))
-            if isinstance(obj, h5py.Dataset)
-            else None
+            found.__setitem__(name, obj.shape) if isinstance(obj, h5py.Dataset) else None
         )
     )
     return found
@@ -66,10 +63,10 @@ def write_weights(sources: list[Path], dst: Path, float16: bool = False) -> None
                 files.append(h5py.File(path, "r"))
             except OSError as err:
                 raise CheckpointError(f"{path}: not a readable weights file ({err})") from err
-        layout = _dataset_names(files[0])
+        layout = _dataset_shapes(files[0])
         for path, other in zip(sources[1:], files[1:]):
-            theirs = _dataset_names(other)
-            if {k: v[0] for k, v in theirs.items()} != {k: v[0] for k, v in layout.items()}:
+            theirs = _dataset_shapes(other)
+            if theirs != layout:
                 differ = sorted(set(theirs.items()) ^ set(layout.items()))[:3]
                 raise CheckpointError(
                     f"{path} holds other arrays than {sources[0]} (e.g. {differ}): "
@@ -130,14 +127,9 @@ def export_run(
             write_weights(weights, staging / BEST_WEIGHTS, float16=float16)
         else:
             shutil.copy2(weights[0], staging / BEST_WEIGHTS)
-        if stale:
-            kept = read_metadata(staging)
-            atomic_write_text(
-                staging / METADATA_FILE,
-                json.dumps({k: v for k, v in kept.items() if k not in stale}, indent=2) + "\n",
-            )
         update_metadata(
             staging,
+            drop=stale,
             weights_dtype="float16" if float16 else "float32",
             exported_from=run_dir.name,
             **metadata,

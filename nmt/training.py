@@ -44,7 +44,7 @@ from nmt.config import Config, load_config, save_config
 from nmt.data import PreparedData, prepare_data, save_split
 from nmt.distribute import WorkerInfo, make_strategy, prepare_replicated_model, worker_run_dir
 from nmt.evaluation import format_scores, score_corpus
-from nmt.io import atomic_write_text
+from nmt.io import atomic_copy, atomic_write_text
 from nmt.model import Seq2Seq, build_model
 from nmt.plots import PLOT_FILE, plot_history
 from nmt.tokenizer import Tokenizer, train_tokenizer
@@ -162,10 +162,11 @@ def learning_rate_at(config: Config, state: TrainingState) -> float:
     return max(lr * state.lr_scale, t.min_learning_rate) if step >= t.warmup_steps else lr
 
 
-def keep_epoch_weights(model: Seq2Seq, run_dir: Path, epoch: int, keep: int) -> None:
-    """Save ``epochs/epoch-NNNN.weights.h5`` and delete all but the ``keep`` latest epochs."""
+def keep_epoch_weights(run_dir: Path, epoch: int, keep: int) -> None:
+    """Copy the epoch's ``last.weights.h5`` to ``epochs/epoch-NNNN.weights.h5`` and delete all
+    but the ``keep`` latest epochs."""
     folder = Path(run_dir) / EPOCHS_DIR
-    save_weights(model, folder / epoch_weights_name(epoch))
+    atomic_copy(Path(run_dir) / LAST_WEIGHTS, folder / epoch_weights_name(epoch))
     saved = sorted(folder.glob("epoch-*.weights.h5"))
     for old in saved[:-keep]:
         old.unlink()
@@ -250,9 +251,7 @@ class Trainer(keras.callbacks.Callback):
         logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]
         save_weights(self.inference_model, self.run_dir / LAST_WEIGHTS)
         if self.config.train.keep_epochs:
-            keep_epoch_weights(
-                self.inference_model, self.run_dir, epoch + 1, self.config.train.keep_epochs
-            )
+            keep_epoch_weights(self.run_dir, epoch + 1, self.config.train.keep_epochs)
         s = self.state
         if scores["bleu"] > s.best_bleu:
             s.best_bleu, s.best_epoch, s.wait = scores["bleu"], epoch + 1, 0
