@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nmt.search import NEG_INF, beam_search, gnmt_penalty, greedy_search
+from nmt.search import NEG_INF, beam_search, gnmt_penalty, greedy_search, top_extensions
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 A, B, C, D = 4, 5, 6, 7
@@ -293,3 +293,40 @@ def test_greedy_batch_with_early_endings_matches_one_by_one():
             float(alone.log_probs[0, 0]), 1e-5
         )
         np.testing.assert_allclose(together.attention[row, 0, :length], alone.attention[0, 0])
+
+
+@pytest.mark.parametrize("vocab", [4000, 997, 320])
+@pytest.mark.parametrize("ties", [False, True])
+def test_top_extensions_is_exactly_flat_top_k(vocab, ties):
+    rng = np.random.default_rng(vocab)
+    beam = 5
+    if ties:  # few distinct values: the lower flat index must win, as in tf.math.top_k
+        log_probs = rng.integers(-4, 0, size=(6, beam, vocab)).astype(np.float32)
+        base = rng.integers(-3, 0, size=(6, beam)).astype(np.float32)
+    else:
+        log_probs = rng.normal(size=(6, beam, vocab)).astype(np.float32)
+        base = rng.normal(size=(6, beam)).astype(np.float32)
+    flat = tf.reshape(base[:, :, None] + log_probs, [6, -1])
+    want_scores, want_index = tf.math.top_k(flat, k=2 * beam)
+    scores, index = top_extensions(tf.constant(log_probs), tf.constant(base), 2 * beam)
+    np.testing.assert_array_equal(scores.numpy(), want_scores.numpy())
+    np.testing.assert_array_equal(index.numpy(), want_index.numpy())
+
+
+def test_beam_finds_the_better_sequence_in_a_large_vocabulary():
+    """The trap again, among 3000 tokens the model never wants: the grouped top-k path."""
+    vocab = 3000
+    matrix = np.full((vocab, vocab), NEVER, np.float32)
+    for prev, nxt in TRAP.items():
+        for token, prob in nxt.items():
+            matrix[prev, token] = math.log(prob)
+    matrix = tf.constant(matrix)
+
+    def step(tokens, states, context):
+        return tf.gather(matrix, tokens), states, None
+
+    greedy = run(greedy_search, step)
+    beam = run(beam_search, step, beam_size=3)
+    assert strip(greedy.tokens[0, 0].numpy()) == [A, C]
+    assert strip(beam.tokens[0, 0].numpy()) == [B]
+    assert beam.log_probs[0, 0].numpy() == pytest.approx(math.log(0.36), abs=1e-5)
