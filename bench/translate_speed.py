@@ -54,9 +54,11 @@ def measure(translator, sources: list[str], refs: list[str], beam: int, stopping
 
 def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30) -> dict:
     """Microseconds per row per decoder step with ``len(sources) * beam`` rows (the beams of a
-    batch), each step followed by the search's token choice (argmax, or top-k for beams).
+    batch), each step followed by the search's token choice (argmax, or the beams' top-k).
     Equal costs per row would mean beam ``k`` costs ``k`` times greedy per sentence."""
     import tensorflow as tf
+
+    from nmt.search import top_extensions
 
     model = translator.model
     ids = translator.encode_sources(sources)
@@ -66,18 +68,20 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
     @tf.function(autograph=False)
     def run(src, beam: int, count):
         memory, mask, states = model.encode(src)
-        memory, mask = tf.repeat(memory, beam, 0), tf.repeat(mask, beam, 0)
         states = tf.nest.map_structure(lambda x: tf.repeat(x, beam, 0), states)
 
         def body(i, tokens, states):
             log_probs, states, _ = model.decode_step(tokens, states, memory, mask)
             if beam == 1:
                 tokens = tf.argmax(log_probs, -1, output_type=tf.int32)
-            else:
-                tokens = tf.math.top_k(log_probs, k=2 * beam)[1][:, 0]
+            else:  # the search's own top-k over each sentence's beams
+                vocab = log_probs.shape[-1]
+                grouped = tf.reshape(log_probs, [-1, beam, vocab])
+                index = top_extensions(grouped, tf.zeros(tf.shape(grouped)[:2]), 2 * beam)[1]
+                tokens = tf.reshape(index[:, :beam] % vocab, [-1])
             return i + 1, tokens, states
 
-        start = (0, tf.fill([tf.shape(memory)[0]], 2), states)
+        start = (0, tf.fill([tf.shape(memory)[0] * beam], 2), states)
         return tf.while_loop(lambda i, *_: i < count, body, start)[0]
 
     costs = {}

@@ -205,18 +205,22 @@ class Decoder(keras.layers.Layer):
     def step(self, inputs, states, memory, memory_mask):
         """One decoding step.
 
-        ``inputs`` ``(batch, embedding_dim)``; ``states`` a list of ``[h, c]`` per layer, each
-        ``(batch, hidden_dim)``. Returns ``(batch, output_dim)``, the new states and attention
-        weights ``(batch, src_len)`` (None without attention).
+        ``inputs`` ``(rows, embedding_dim)``; ``states`` a list of ``[h, c]`` per layer, each
+        ``(rows, hidden_dim)``; ``memory`` ``(sentences, src_len, hidden_dim)`` and its mask
+        ``(sentences, src_len)``, where ``rows`` is ``sentences * beams`` with the beams of a
+        sentence adjacent (the memory is not copied per beam). Returns ``(rows, output_dim)``,
+        the new states and attention weights ``(rows, src_len)`` (None without attention).
         """
         x = inputs
         new_states = []
         for rnn, (h, c) in zip(self.rnns, states):
             x, (h, c) = rnn.cell(x, [h, c], training=False)
             new_states.append([h, c])
-        out, weights = self._output(ops.expand_dims(x, 1), memory, memory_mask)
-        out = ops.squeeze(out, 1)
-        weights = None if weights is None else ops.squeeze(weights, 1)
+        rows = ops.shape(x)[0]
+        query = ops.reshape(x, (ops.shape(memory)[0], -1, self.hidden_dim))  # (sentences, beams, h)
+        out, weights = self._output(query, memory, memory_mask)
+        out = ops.reshape(out, (rows, self.output_dim))
+        weights = None if weights is None else ops.reshape(weights, (rows, -1))
         return out, new_states, weights
 
     def get_config(self):

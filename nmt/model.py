@@ -112,8 +112,9 @@ class Seq2Seq(keras.Model):
         return memory, src_mask, self._bridge_states(states)
 
     def decode_step(self, tokens, states, memory, src_mask):
-        """``tokens`` ``(batch,)`` -> log-probabilities ``(batch, tgt_vocabulary_size)``, new
-        states, attention weights ``(batch, src_len)`` or None."""
+        """``tokens`` ``(rows,)`` -> log-probabilities ``(rows, tgt_vocabulary_size)``, new
+        states, attention weights ``(rows, src_len)`` or None. ``memory`` and ``src_mask`` have
+        one row per sentence, ``rows`` is ``sentences * beams`` (see ``Decoder.step``)."""
         x = ops.take(self.tgt_embedding.embeddings, tokens, axis=0)  # no mask on a single step
         out, states, weights = self.decoder.step(x, states, memory, src_mask)
         return ops.log_softmax(self._logits(out), axis=-1), states, weights

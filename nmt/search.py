@@ -1,9 +1,12 @@
 """Search strategies over a step function; they know nothing of the model's insides.
 
 A step function has the signature ``step_fn(tokens, states, context) -> (log_probs, states,
-attention)``: ``tokens`` ``(batch,)`` int32, ``states`` any nest of ``(batch, ...)`` tensors,
-``context`` a nest of ``(batch, ...)`` tensors that never change during search (the encoder
-memory), ``log_probs`` ``(batch, vocab)``, ``attention`` ``(batch, src_len)`` or None.
+attention)``: ``tokens`` ``(rows,)`` int32, ``states`` any nest of ``(rows, ...)`` tensors,
+``context`` a nest of ``(sentences, ...)`` tensors that never change during search (the encoder
+memory), ``log_probs`` ``(rows, vocab)``, ``attention`` ``(rows, src_len)`` or None. ``rows`` is
+``sentences * beams``, the beams of one sentence adjacent: a step function pairs row ``i`` with
+context row ``i // beams`` (greedy search and the first beam step: one row per sentence). The
+context is never copied per beam: attention over it is one small matrix product per sentence.
 All functions here are traceable inside ``tf.function``.
 """
 
@@ -176,7 +179,8 @@ def beam_search(
 
 class _Beams(NamedTuple):
     """Loop state. Sentences still searching are ``rows`` of the batch; their ``alive_*`` are
-    ``(active, beam, ...)`` and ``states`` / ``context`` ``(active * beam, ...)``. ``fin_*`` are
+    ``(active, beam, ...)``, ``states`` ``(active * beam, ...)`` and ``context``
+    ``(active, ...)``. ``fin_*`` are
     ``(batch, n_best, ...)`` for the whole batch. Sequences are ``(..., limit)``, attention
     ``(..., limit, src_len)`` or an empty tensor."""
 
@@ -247,7 +251,7 @@ class _BeamSearch:
             lengths=self.max_lengths,
             tokens=tf.fill([batch, beam], tf.constant(bos_id, tf.int32)),
             states=_tile(states, beam),
-            context=_tile(self.context, beam),
+            context=self.context,
             alive_log_probs=tf.tile(first_only[None], [batch, 1]),
             alive_seq=tf.fill([batch, beam, self.limit], tf.constant(self.pad_id, tf.int32)),
             alive_attn=self._attn_buffer(beam),
@@ -357,7 +361,8 @@ class _BeamSearch:
         if self.collect:
             per_sentence.append("alive_attn")
         kept = _keep(keep, {name: getattr(s, name) for name in per_sentence})
-        kept["states"], kept["context"] = _keep(tf.repeat(keep, self.beam), (s.states, s.context))
+        kept["context"] = _keep(keep, s.context)
+        kept["states"] = _keep(tf.repeat(keep, self.beam), s.states)
         return s._replace(**kept)
 
     def _candidates(self, s: _Beams, log_probs: tf.Tensor, vocab: tf.Tensor):

@@ -92,6 +92,33 @@ def test_decode_step_matches_teacher_forcing(attention):
         np.testing.assert_allclose(np.asarray(log_probs), np.asarray(full)[:, t], atol=1e-4)
 
 
+@pytest.mark.parametrize("attention", ["dot", "none"])
+def test_decode_step_with_beams_reads_each_sentences_memory(attention):
+    """Beam rows (sentences * beams, adjacent) against one memory row per sentence give what
+    each sentence alone gives, padding and all."""
+    model = build_model(ModelConfig(attention=attention, **SMALL), 50, 60)
+    src = np.array([[5, 6, 7, 8], [9, 10, 0, 0]], dtype="int32")
+    memory, mask, states = model.encode(src)
+    beams = 3
+    tokens = np.array([11, 12, 13, 14, 15, 16], dtype="int32")  # (sentences * beams,)
+    tiled = [[np.repeat(np.asarray(x), beams, axis=0) for x in layer] for layer in states]
+    log_probs, _, weights = model.decode_step(tokens, tiled, memory, mask)
+    assert log_probs.shape == (6, 60)
+    for row in range(6):
+        sentence = row // beams
+        alone_states = [[x[row : row + 1] for x in layer] for layer in tiled]
+        alone, _, alone_weights = model.decode_step(
+            tokens[row : row + 1], alone_states, memory[sentence : sentence + 1],
+            mask[sentence : sentence + 1],
+        )  # fmt: skip
+        np.testing.assert_allclose(np.asarray(log_probs)[row], np.asarray(alone)[0], atol=1e-5)
+        if attention != "none":
+            np.testing.assert_allclose(
+                np.asarray(weights)[row], np.asarray(alone_weights)[0], atol=1e-6
+            )
+            assert np.asarray(weights)[row, np.asarray(mask)[sentence] == 0].max(initial=0) < 1e-6
+
+
 def test_label_smoothed_loss_ignores_padding():
     logits = np.log(np.array([[[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]], "float32"))
     labels = np.array([[1, 0]])  # the second position is padding

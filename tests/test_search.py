@@ -330,3 +330,40 @@ def test_beam_finds_the_better_sequence_in_a_large_vocabulary():
     assert strip(greedy.tokens[0, 0].numpy()) == [A, C]
     assert strip(beam.tokens[0, 0].numpy()) == [B]
     assert beam.log_probs[0, 0].numpy() == pytest.approx(math.log(0.36), abs=1e-5)
+
+
+def test_beam_context_stays_one_row_per_sentence():
+    """The step function gets ``sentences * beam`` token rows, beams adjacent, and the context
+    with one row per sentence, also after finished sentences leave the batch: each sentence's
+    distribution comes from its context row, so batched search equals one-by-one."""
+    step, _ = prefix_step(3)
+    starts, limits = [3, 8, 1, 6], [2, 6, 3, 5]
+
+    def from_context(tokens, states, context):
+        beams = tf.shape(tokens)[0] // tf.shape(context)[0]
+        start = tf.repeat(context[:, 0], beams, axis=0)  # token row i: context row i // beams
+        (h,) = states
+        first = tf.reduce_all(h < 0)  # the first step runs one row per sentence
+        tf.debugging.assert_equal(beams, tf.where(first, 1, 3), "context copied per beam")
+        return step(tokens, [tf.where(h < 0, start, h)], context)
+
+    def search(rows):
+        return beam_search(
+            from_context,
+            [tf.fill([len(rows)], -1)],  # -1: take the start from the context
+            tf.constant([[starts[i]] for i in rows], tf.int32),
+            tf.constant([limits[i] for i in rows]),
+            BOS,
+            EOS,
+            beam_size=3,
+            n_best=2,
+        )
+
+    together = search(range(4))
+    for row in range(4):
+        alone = search([row])
+        for k in range(2):
+            assert strip(together.tokens[row, k].numpy()) == strip(alone.tokens[0, k].numpy())
+        np.testing.assert_allclose(together.scores[row].numpy(), alone.scores[0].numpy(), 1e-5)
+    starts_differ = {tuple(strip(together.tokens[row, 0].numpy())) for row in range(4)}
+    assert len(starts_differ) > 1  # the context really steers the search
