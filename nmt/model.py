@@ -111,12 +111,23 @@ class Seq2Seq(keras.Model):
         memory, states = self.encoder(x, mask=src_mask, training=training)
         return memory, src_mask, self._bridge_states(states)
 
-    def decode_step(self, tokens, states, memory, src_mask):
+    def decode_table(self):
+        """``(tgt_vocabulary_size, 4 * hidden_dim)``: what ``decode_step`` computes first for
+        each target token; pass it as ``input_table`` while the weights stay the same."""
+        return self.decoder.input_table(self.tgt_embedding.embeddings)
+
+    def decode_step(self, tokens, states, memory, src_mask, input_table=None):
         """``tokens`` ``(rows,)`` -> log-probabilities ``(rows, tgt_vocabulary_size)``, new
         states, attention weights ``(rows, src_len)`` or None. ``memory`` and ``src_mask`` have
-        one row per sentence, ``rows`` is ``sentences * beams`` (see ``Decoder.step``)."""
-        x = ops.take(self.tgt_embedding.embeddings, tokens, axis=0)  # no mask on a single step
-        out, states, weights = self.decoder.step(x, states, memory, src_mask)
+        one row per sentence, ``rows`` is ``sentences * beams`` (see ``Decoder.step``).
+        ``input_table``: ``decode_table()`` of the current weights, or None."""
+        if input_table is not None:
+            x = ops.take(input_table, tokens, axis=0)
+        else:
+            x = ops.take(self.tgt_embedding.embeddings, tokens, axis=0)  # no mask on one step
+        out, states, weights = self.decoder.step(
+            x, states, memory, src_mask, projected=input_table is not None
+        )
         return ops.log_softmax(self._logits(out), axis=-1), states, weights
 
     def call(self, inputs, training=False):

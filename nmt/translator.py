@@ -56,8 +56,14 @@ class Translator:
         decode: DecodeConfig,
         config: Config | None = None,
         metadata: dict | None = None,
+        frozen: bool = False,
     ):
+        """``frozen``: the model's weights stay as they are for this translator's life, so the
+        compiled search may keep tables computed from them (``Seq2Seq.decode_table``). A
+        translator over a model still training must leave it False."""
         self.model = model
+        self.frozen = frozen
+        self._decode_table = None
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
         self.decode = decode
@@ -73,7 +79,7 @@ class Translator:
         from nmt.checkpoint import load_run
 
         config, model, src, tgt, metadata = load_run(run_dir, weights=weights)
-        return cls(model, src, tgt, config.decode, config=config, metadata=metadata)
+        return cls(model, src, tgt, config.decode, config=config, metadata=metadata, frozen=True)
 
     @property
     def has_attention(self) -> bool:
@@ -100,18 +106,32 @@ class Translator:
         alpha = float(self.decode.length_penalty)
         key = self._key(beam_size, n_best, with_attention)
         if key not in self._functions:
+            table = self._table()  # computed now, outside the trace: the graph keeps it
             self._functions[key] = tf.function(
-                lambda src: self._search(src, beam_size, n_best, with_attention, alpha),
+                lambda src: self._search(src, beam_size, n_best, with_attention, alpha, table),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
                 reduce_retracing=True,
                 autograph=False,  # the search has explicit loops; converting costs start-up time
             )
         return self._functions[key]
 
+    def _table(self) -> tf.Tensor | None:
+        """The model's ``decode_table``, computed once, for a frozen model; else None."""
+        if self.frozen and self._decode_table is None:
+            self._decode_table = tf.constant(self.model.decode_table())
+        return self._decode_table if self.frozen else None
+
     def _search(
-        self, src, beam_size: int, n_best: int, with_attention: bool, alpha: float
+        self,
+        src,
+        beam_size: int,
+        n_best: int,
+        with_attention: bool,
+        alpha: float,
+        table: tf.Tensor | None = None,
     ) -> SearchResult:
-        """``src`` ``(batch, src_len)`` -> SearchResult (see nmt.search)."""
+        """``src`` ``(batch, src_len)`` -> SearchResult (see nmt.search); ``table``: see
+        ``_table``."""
         model = self.model
         memory, src_mask, states = model.encode(src)
         src_lengths = tf.reduce_sum(tf.cast(src_mask, tf.int32), axis=1)
@@ -124,7 +144,7 @@ class Translator:
 
         def step(tokens, states, context):
             memory, src_mask = context
-            return model.decode_step(tokens, states, memory, src_mask)
+            return model.decode_step(tokens, states, memory, src_mask, input_table=table)
 
         src_len = tf.shape(src)[1] if with_attention else None
         if beam_size == 1:

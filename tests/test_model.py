@@ -119,6 +119,22 @@ def test_decode_step_with_beams_reads_each_sentences_memory(attention):
             assert np.asarray(weights)[row, np.asarray(mask)[sentence] == 0].max(initial=0) < 1e-6
 
 
+def test_decode_step_from_the_input_table_matches_the_plain_step():
+    model = build_model(ModelConfig(decoder_layers=2, **SMALL), 50, 60)
+    src = np.array([[5, 6, 7, 8], [9, 10, 0, 0]], dtype="int32")
+    memory, mask, plain_states = model.encode(src)
+    table = model.decode_table()
+    assert table.shape == (60, 4 * SMALL["hidden_dim"])
+    table_states = plain_states
+    for tokens in ([2, 2], [11, 40], [7, 3]):
+        tokens = np.array(tokens, dtype="int32")
+        plain, plain_states, _ = model.decode_step(tokens, plain_states, memory, mask)
+        fast, table_states, _ = model.decode_step(
+            tokens, table_states, memory, mask, input_table=table
+        )
+        np.testing.assert_allclose(np.asarray(fast), np.asarray(plain), atol=1e-5)
+
+
 def test_label_smoothed_loss_ignores_padding():
     logits = np.log(np.array([[[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]], "float32"))
     labels = np.array([[1, 0]])  # the second position is padding

@@ -58,6 +58,23 @@ def test_beam_one_is_greedy_and_scores_are_model_log_probs(translator):
             assert hyp.log_prob == pytest.approx(expected, abs=1e-3)
 
 
+def test_frozen_tables_give_the_same_search_as_the_live_model(translator):
+    """from_checkpoint keeps the decoder's input table; a translator over a model in training
+    (not frozen) computes the projection each step: same hypotheses, same scores."""
+    live = Translator(
+        translator.model, translator.src_tokenizer, translator.tgt_tokenizer,
+        translator.decode, config=translator.config,
+    )  # fmt: skip
+    assert translator.frozen and not live.frozen
+    for beam in (1, 3):
+        frozen = translator.translate_detailed(SENTENCES, beam_size=beam, n_best=beam)
+        plain = live.translate_detailed(SENTENCES, beam_size=beam, n_best=beam)
+        assert live._decode_table is None and translator._decode_table is not None
+        for f, p in zip(frozen, plain):
+            assert [h.tokens for h in f] == [h.tokens for h in p]
+            np.testing.assert_allclose([h.log_prob for h in f], [h.log_prob for h in p], atol=1e-4)
+
+
 def test_n_best_lists_are_distinct_and_ordered(translator):
     for hyps in translator.translate_detailed(SENTENCES, beam_size=5, n_best=5):
         assert len(hyps) == 5
