@@ -61,7 +61,7 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
     from nmt.search import top_extensions
 
     model = translator.model
-    table = translator._table()  # as the translator's own search uses it
+    tables = translator.decode_tables()  # as the translator's own search uses them
     ids = translator.encode_sources(sources)
     width = max(len(x) for x in ids)
     src = tf.constant([x + [0] * (width - len(x)) for x in ids], tf.int32)
@@ -72,7 +72,7 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
         states = tf.nest.map_structure(lambda x: tf.repeat(x, beam, 0), states)
 
         def body(i, tokens, states):
-            log_probs, states, _ = model.decode_step(tokens, states, memory, mask, table)
+            log_probs, states, _ = model.decode_step(tokens, states, memory, mask, tables)
             if beam == 1:
                 tokens = tf.argmax(log_probs, -1, output_type=tf.int32)
             else:  # the search's own top-k over each sentence's beams

@@ -96,10 +96,11 @@ class Seq2Seq(keras.Model):
             for i in range(self.decoder_layers)
         ]
 
-    def _logits(self, x):
+    def _logits(self, x, output_table=None):
         if self.tie_embeddings:
-            table = ops.cast(self.tgt_embedding.embeddings, x.dtype)
-            logits = ops.matmul(x, ops.transpose(table))
+            if output_table is None:
+                output_table = ops.transpose(self.tgt_embedding.embeddings)
+            logits = ops.matmul(x, ops.cast(output_table, x.dtype))
             return ops.cast(logits, "float32") + self.output_bias
         return ops.cast(self.output_projection(x), "float32")
 
@@ -111,24 +112,33 @@ class Seq2Seq(keras.Model):
         memory, states = self.encoder(x, mask=src_mask, training=training)
         return memory, src_mask, self._bridge_states(states)
 
-    def decode_table(self):
-        """``(tgt_vocabulary_size, 4 * hidden_dim)``: what ``decode_step`` computes first for
-        each target token; pass it as ``input_table`` while the weights stay the same."""
-        return self.decoder.input_table(self.tgt_embedding.embeddings)
+    def decode_tables(self) -> dict:
+        """What ``decode_step`` would otherwise recompute from the weights at every step; pass
+        it as ``tables`` while the weights stay the same. ``input``: the first decoder LSTM's
+        input projection of every target token ``(tgt_vocabulary_size, 4 * hidden_dim)``;
+        ``output`` (tied embeddings): the output matrix laid out for the product
+        ``(embedding_dim, tgt_vocabulary_size)``, a contiguous copy instead of a transpose."""
+        embeddings = self.tgt_embedding.embeddings
+        tables = {"input": self.decoder.input_table(embeddings)}
+        if self.tie_embeddings:
+            tables["output"] = ops.transpose(embeddings)
+        return tables
 
-    def decode_step(self, tokens, states, memory, src_mask, input_table=None):
+    def decode_step(self, tokens, states, memory, src_mask, tables=None):
         """``tokens`` ``(rows,)`` -> log-probabilities ``(rows, tgt_vocabulary_size)``, new
         states, attention weights ``(rows, src_len)`` or None. ``memory`` and ``src_mask`` have
         one row per sentence, ``rows`` is ``sentences * beams`` (see ``Decoder.step``).
-        ``input_table``: ``decode_table()`` of the current weights, or None."""
-        if input_table is not None:
-            x = ops.take(input_table, tokens, axis=0)
+        ``tables``: ``decode_tables()`` of the current weights, or None."""
+        tables = tables or {}
+        if "input" in tables:
+            x = ops.take(tables["input"], tokens, axis=0)
         else:
             x = ops.take(self.tgt_embedding.embeddings, tokens, axis=0)  # no mask on one step
         out, states, weights = self.decoder.step(
-            x, states, memory, src_mask, projected=input_table is not None
+            x, states, memory, src_mask, projected="input" in tables
         )
-        return ops.log_softmax(self._logits(out), axis=-1), states, weights
+        logits = self._logits(out, tables.get("output"))
+        return ops.log_softmax(logits, axis=-1), states, weights
 
     def call(self, inputs, training=False):
         src, tgt = inputs["encoder_inputs"], inputs["decoder_inputs"]

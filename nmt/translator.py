@@ -59,11 +59,11 @@ class Translator:
         frozen: bool = False,
     ):
         """``frozen``: the model's weights stay as they are for this translator's life, so the
-        compiled search may keep tables computed from them (``Seq2Seq.decode_table``). A
+        compiled search may keep tables computed from them (``Seq2Seq.decode_tables``). A
         translator over a model still training must leave it False."""
         self.model = model
         self.frozen = frozen
-        self._decode_table = None
+        self._decode_tables: dict | None = None
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
         self.decode = decode
@@ -106,20 +106,21 @@ class Translator:
         alpha = float(self.decode.length_penalty)
         key = self._key(beam_size, n_best, with_attention)
         if key not in self._functions:
-            table = self._table()  # computed now, outside the trace: the graph keeps it
+            tables = self.decode_tables()  # computed now, outside the trace: the graph keeps them
             self._functions[key] = tf.function(
-                lambda src: self._search(src, beam_size, n_best, with_attention, alpha, table),
+                lambda src: self._search(src, beam_size, n_best, with_attention, alpha, tables),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
                 reduce_retracing=True,
                 autograph=False,  # the search has explicit loops; converting costs start-up time
             )
         return self._functions[key]
 
-    def _table(self) -> tf.Tensor | None:
-        """The model's ``decode_table``, computed once, for a frozen model; else None."""
-        if self.frozen and self._decode_table is None:
-            self._decode_table = tf.constant(self.model.decode_table())
-        return self._decode_table if self.frozen else None
+    def decode_tables(self) -> dict | None:
+        """The model's ``decode_tables``, computed once, for a frozen model; else None."""
+        if self.frozen and self._decode_tables is None:
+            tables = self.model.decode_tables()
+            self._decode_tables = {name: tf.constant(value) for name, value in tables.items()}
+        return self._decode_tables if self.frozen else None
 
     def _search(
         self,
@@ -128,10 +129,10 @@ class Translator:
         n_best: int,
         with_attention: bool,
         alpha: float,
-        table: tf.Tensor | None = None,
+        tables: dict | None = None,
     ) -> SearchResult:
-        """``src`` ``(batch, src_len)`` -> SearchResult (see nmt.search); ``table``: see
-        ``_table``."""
+        """``src`` ``(batch, src_len)`` -> SearchResult (see nmt.search); ``tables``: see
+        ``decode_tables``."""
         model = self.model
         memory, src_mask, states = model.encode(src)
         src_lengths = tf.reduce_sum(tf.cast(src_mask, tf.int32), axis=1)
@@ -144,7 +145,7 @@ class Translator:
 
         def step(tokens, states, context):
             memory, src_mask = context
-            return model.decode_step(tokens, states, memory, src_mask, input_table=table)
+            return model.decode_step(tokens, states, memory, src_mask, tables=tables)
 
         src_len = tf.shape(src)[1] if with_attention else None
         if beam_size == 1:

@@ -119,19 +119,18 @@ def test_decode_step_with_beams_reads_each_sentences_memory(attention):
             assert np.asarray(weights)[row, np.asarray(mask)[sentence] == 0].max(initial=0) < 1e-6
 
 
-def test_decode_step_from_the_input_table_matches_the_plain_step():
+def test_decode_step_from_the_decode_tables_matches_the_plain_step():
     model = build_model(ModelConfig(decoder_layers=2, **SMALL), 50, 60)
     src = np.array([[5, 6, 7, 8], [9, 10, 0, 0]], dtype="int32")
     memory, mask, plain_states = model.encode(src)
-    table = model.decode_table()
-    assert table.shape == (60, 4 * SMALL["hidden_dim"])
+    tables = model.decode_tables()
+    assert tables["input"].shape == (60, 4 * SMALL["hidden_dim"])
+    assert tables["output"].shape == (SMALL["embedding_dim"], 60)
     table_states = plain_states
     for tokens in ([2, 2], [11, 40], [7, 3]):
         tokens = np.array(tokens, dtype="int32")
         plain, plain_states, _ = model.decode_step(tokens, plain_states, memory, mask)
-        fast, table_states, _ = model.decode_step(
-            tokens, table_states, memory, mask, input_table=table
-        )
+        fast, table_states, _ = model.decode_step(tokens, table_states, memory, mask, tables=tables)
         np.testing.assert_allclose(np.asarray(fast), np.asarray(plain), atol=1e-5)
 
 

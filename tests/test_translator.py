@@ -59,8 +59,8 @@ def test_beam_one_is_greedy_and_scores_are_model_log_probs(translator):
 
 
 def test_frozen_tables_give_the_same_search_as_the_live_model(translator):
-    """from_checkpoint keeps the decoder's input table; a translator over a model in training
-    (not frozen) computes the projection each step: same hypotheses, same scores."""
+    """from_checkpoint keeps the decoder's tables; a translator over a model in training
+    (not frozen) computes from the weights at each step: same hypotheses, same scores."""
     live = Translator(
         translator.model, translator.src_tokenizer, translator.tgt_tokenizer,
         translator.decode, config=translator.config,
@@ -69,7 +69,7 @@ def test_frozen_tables_give_the_same_search_as_the_live_model(translator):
     for beam in (1, 3):
         frozen = translator.translate_detailed(SENTENCES, beam_size=beam, n_best=beam)
         plain = live.translate_detailed(SENTENCES, beam_size=beam, n_best=beam)
-        assert live._decode_table is None and translator._decode_table is not None
+        assert live.decode_tables() is None and translator.decode_tables() is not None
         for f, p in zip(frozen, plain):
             assert [h.tokens for h in f] == [h.tokens for h in p]
             np.testing.assert_allclose([h.log_prob for h in f], [h.log_prob for h in p], atol=1e-4)
