@@ -17,9 +17,10 @@ VOCAB = 8
 NEVER = -30.0  # log-prob of tokens a step function never wants (pad, unk, bos)
 
 
-def markov_step(table: dict[int, dict[int, float]]):
-    """A step function whose next-token distribution depends on the last token only."""
-    matrix = np.full((VOCAB, VOCAB), NEVER, np.float32)
+def markov_step(table: dict[int, dict[int, float]], vocab: int = VOCAB):
+    """A step function whose next-token distribution depends on the last token only (tokens
+    the table does not name get ``NEVER``)."""
+    matrix = np.full((vocab, vocab), NEVER, np.float32)
     for prev, nxt in table.items():
         for token, prob in nxt.items():
             matrix[prev, token] = math.log(prob)
@@ -315,16 +316,7 @@ def test_top_extensions_is_exactly_flat_top_k(vocab, ties):
 
 def test_beam_finds_the_better_sequence_in_a_large_vocabulary():
     """The trap again, among 3000 tokens the model never wants: the grouped top-k path."""
-    vocab = 3000
-    matrix = np.full((vocab, vocab), NEVER, np.float32)
-    for prev, nxt in TRAP.items():
-        for token, prob in nxt.items():
-            matrix[prev, token] = math.log(prob)
-    matrix = tf.constant(matrix)
-
-    def step(tokens, states, context):
-        return tf.gather(matrix, tokens), states, None
-
+    step = markov_step(TRAP, vocab=3000)
     greedy = run(greedy_search, step)
     beam = run(beam_search, step, beam_size=3)
     assert strip(greedy.tokens[0, 0].numpy()) == [A, C]
