@@ -7,6 +7,7 @@ fresh ``translate.py`` process, the wall time from process start to the first tr
 (the median of ``--startup-runs`` processes: on a small shared machine it varies by a second).
 
     python bench/translate_speed.py --model checkpoints/en-es --beams 1,5,10 --compare-exact
+    python bench/translate_speed.py --beams 1,5 --max-batch-sizes 256,512 --no-startup
 
 ``--model`` defaults to the shipped ``checkpoints/en-es`` when it exists. The test split is
 rebuilt from the corpus named in the run's config (found under ``--data-dir`` /
@@ -30,14 +31,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHIPPED = REPO / "checkpoints" / "en-es"
 
 
-def measure(translator, sources: list[str], refs: list[str], beam: int, stopping: str) -> dict:
+def measure(
+    translator, sources: list[str], refs: list[str], beam: int, stopping: str, repeat: int = 1
+) -> dict:
+    """Speed (the median of ``repeat`` passes over ``sources``) and quality of one setting."""
     from nmt.evaluation import score_corpus
 
     translator.decode.stopping = stopping
     translator.translate(sources[:64], beam_size=beam)  # trace the graph
-    start = time.perf_counter()
-    hyps = translator.translate_detailed(sources, beam_size=beam)
-    seconds = time.perf_counter() - start
+    passes = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        hyps = translator.translate_detailed(sources, beam_size=beam)
+        passes.append(time.perf_counter() - start)
+    seconds = sorted(passes)[len(passes) // 2]
     texts = [h[0].text for h in hyps]
     tokens = sum(len(h[0].tokens) for h in hyps)
     scores = score_corpus(texts, refs, ("bleu", "chrf"))
@@ -47,6 +54,11 @@ def measure(translator, sources: list[str], refs: list[str], beam: int, stopping
         "sentences_per_sec": round(len(sources) / seconds, 1),
         "target_tokens_per_sec": round(tokens / seconds, 1),
         "seconds": round(seconds, 2),
+        **(
+            {"passes_sentences_per_sec": [round(len(sources) / x, 1) for x in passes]}
+            if repeat > 1
+            else {}
+        ),
         "bleu": scores["bleu"],
         "chrf": scores["chrf"],
     }
@@ -149,6 +161,18 @@ def main(argv: list[str] | None = None) -> int:
         help="fresh translate.py processes timed from start to first translation (median kept)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="passes over the test split per setting; speed is their median (the first pass of "
+        "a process is often the slowest: memory and kernels are still being set up)",
+    )
+    parser.add_argument(
+        "--max-batch-sizes",
+        help="comma-separated decode.max_batch_size values to compare in this one run "
+        "(default: the model's own); each result names its own",
+    )
+    parser.add_argument(
         "--step-cost",
         action="store_true",
         help="also time the decoder step per row at greedy's and each beam's batch shape",
@@ -169,8 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(int(b), default) for b in args.beams.split(",")]
     if args.compare_exact and default != "exact":
         runs += [(beam, "exact") for beam, _ in runs if beam > 1]
-    results = [measure(translator, sources, refs, beam, stop) for beam, stop in runs]
+    own_batch_size = translator.decode.max_batch_size
+    batch_sizes = [int(x) for x in (args.max_batch_sizes or str(own_batch_size)).split(",")]
+    results = []
+    for batch_size in batch_sizes:
+        translator.decode.max_batch_size = batch_size
+        for beam, stop in runs:
+            result = measure(translator, sources, refs, beam, stop, args.repeat)
+            results.append({"max_batch_size": batch_size, **result})
     translator.decode.stopping = default
+    translator.decode.max_batch_size = own_batch_size
     report = {
         "model": str(args.model),
         "parameters": int(translator.model.count_params()),
@@ -184,8 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.step_cost:
         beams = sorted({1} | {beam for beam, _ in runs})
         report["decoder_step_us_per_row"] = step_cost(translator, sources[:200], beams)
-    greedy = next((r for r in results if r["beam"] == 1), None)
+    last_greedy: dict[int, dict] = {}  # against the latest greedy run at the same batch size
     for r in results:
+        if r["beam"] == 1:
+            last_greedy[r["max_batch_size"]] = r
+        greedy = last_greedy.get(r["max_batch_size"])
         if greedy and r is not greedy:
             r["throughput_vs_greedy"] = round(
                 r["sentences_per_sec"] / greedy["sentences_per_sec"], 3
