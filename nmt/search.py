@@ -180,9 +180,8 @@ def beam_search(
 class _Beams(NamedTuple):
     """Loop state. Sentences still searching are ``rows`` of the batch; their ``alive_*`` are
     ``(active, beam, ...)``, ``states`` ``(active * beam, ...)`` and ``context``
-    ``(active, ...)``. ``fin_*`` are
-    ``(batch, n_best, ...)`` for the whole batch. Sequences are ``(..., limit)``, attention
-    ``(..., limit, src_len)`` or an empty tensor."""
+    ``(active, ...)``. ``fin_*`` are ``(batch, n_best, ...)`` for the whole batch. Sequences
+    are ``(..., limit)``, attention ``(..., limit, src_len)`` or an empty tensor."""
 
     t: tf.Tensor
     rows: tf.Tensor
