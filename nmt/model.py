@@ -112,14 +112,18 @@ class Seq2Seq(keras.Model):
         memory, states = self.encoder(x, mask=src_mask, training=training)
         return memory, src_mask, self._bridge_states(states)
 
-    def decode_tables(self) -> dict:
+    def decode_tables(self, max_input_bytes: int | None = None) -> dict:
         """What ``decode_step`` would otherwise recompute from the weights at every step; pass
         it as ``tables`` while the weights stay the same. ``input``: the first decoder LSTM's
-        input projection of every target token ``(tgt_vocabulary_size, 4 * hidden_dim)``;
-        ``output`` (tied embeddings): the output matrix laid out for the product
-        ``(embedding_dim, tgt_vocabulary_size)``, a contiguous copy instead of a transpose."""
+        input projection of every target token ``(tgt_vocabulary_size, 4 * hidden_dim)``,
+        left out when larger than ``max_input_bytes`` (float32); ``output`` (tied embeddings):
+        the output matrix laid out for the product ``(embedding_dim, tgt_vocabulary_size)``, a
+        contiguous copy instead of a transpose."""
         embeddings = self.tgt_embedding.embeddings
-        tables = {"input": self.decoder.input_table(embeddings)}
+        tables = {}
+        input_bytes = self.tgt_vocabulary_size * 4 * self.hidden_dim * 4
+        if max_input_bytes is None or input_bytes <= max_input_bytes:
+            tables["input"] = self.decoder.input_table(embeddings)
         if self.tie_embeddings:
             tables["output"] = ops.transpose(embeddings)
         return tables

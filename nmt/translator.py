@@ -20,6 +20,9 @@ DEFAULT_MAX_SOURCE_TOKENS = 100
 # A first request of at most this many sentences runs the search eagerly: tracing and optimising
 # the graph takes seconds, an eager search of a few short sentences a fraction of one.
 EAGER_FIRST_CALL = 16
+# The decoder's input table costs vocabulary * 4 * hidden floats (65 MB for the default 8000
+# pieces x 512 hidden, 512 MB at 32000 x 1024): above this it is left out and steps multiply.
+DECODE_TABLE_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -118,7 +121,7 @@ class Translator:
     def decode_tables(self) -> dict | None:
         """The model's ``decode_tables``, computed once, for a frozen model; else None."""
         if self.frozen and self._decode_tables is None:
-            tables = self.model.decode_tables()
+            tables = self.model.decode_tables(max_input_bytes=DECODE_TABLE_BYTES)
             self._decode_tables = {name: tf.constant(value) for name, value in tables.items()}
         return self._decode_tables if self.frozen else None
 

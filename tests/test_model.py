@@ -132,6 +132,11 @@ def test_decode_step_from_the_decode_tables_matches_the_plain_step():
         plain, plain_states, _ = model.decode_step(tokens, plain_states, memory, mask)
         fast, table_states, _ = model.decode_step(tokens, table_states, memory, mask, tables=tables)
         np.testing.assert_allclose(np.asarray(fast), np.asarray(plain), atol=1e-5)
+    too_big = model.decode_tables(max_input_bytes=60 * 4 * SMALL["hidden_dim"] * 4 - 1)
+    assert "input" not in too_big and "output" in too_big
+    without, _, _ = model.decode_step(tokens, plain_states, memory, mask, tables=too_big)
+    plain, _, _ = model.decode_step(tokens, plain_states, memory, mask)
+    np.testing.assert_allclose(np.asarray(without), np.asarray(plain), atol=1e-5)
 
 
 def test_label_smoothed_loss_ignores_padding():
