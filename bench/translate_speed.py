@@ -164,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=1,
-        help="passes over the test split per setting; speed is their median (the first pass of "
-        "a process is often the slowest: memory and kernels are still being set up)",
+        help="passes over the test split per setting; speed is their median, the slower middle "
+        "one for an even N (the first pass of a process is often the slowest)",
     )
     parser.add_argument(
         "--max-batch-sizes",
@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.model is None:
         parser.error(f"{SHIPPED} does not exist yet: give --model RUN_DIR")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     from nmt.checkpoint import resolve_run_dir
     from nmt.evaluate import rebuild_test_split
