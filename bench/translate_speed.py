@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
+    from nmt.env import prefer_onednn
+
+    onednn = prefer_onednn()  # as translate.py does (TF_ENABLE_ONEDNN_OPTS=0 to compare)
     from nmt.checkpoint import resolve_run_dir
     from nmt.evaluate import rebuild_test_split
     from nmt.translator import Translator
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_sentences": len(sources),
         "length_penalty": translator.decode.length_penalty,
         "cpu_count": os.cpu_count(),
+        "onednn": onednn,
         "results": results,
         # this process: includes reading and splitting the whole corpus
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

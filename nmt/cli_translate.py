@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from nmt.env import quiet_tensorflow
+from nmt.env import prefer_onednn, quiet_tensorflow
 
 DEFAULT_MODEL = "en-es"
 
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     start = time.perf_counter()
+    prefer_onednn()
     quiet_tensorflow()
     from nmt.checkpoint import CheckpointError
     from nmt.translator import Translator

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nmt.env import quiet_tensorflow
+from nmt.env import prefer_onednn, quiet_tensorflow
 
 Buckets = tuple[tuple[int, int | None], ...]
 BUCKETS: Buckets = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--concat must be >= 1")
     if args.update_metadata and (args.concat > 1 or args.split != "test"):
         parser.error("--update-metadata records the plain test split: leave out --concat/--split")
+    prefer_onednn()
     quiet_tensorflow()
     from corpora import CorpusError
     from nmt.checkpoint import CheckpointError, resolve_run_dir

@@ -11,6 +11,7 @@ def test_startup_chatter_is_dropped_and_other_lines_kept(capfd):
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are ...\n")
         os.write(2, b"I0000 00:00:1 123 cudart_stub.cc:31] Could not find cuda drivers\n")
         os.write(2, b"E0000 00:00:1 123 cuda_platform.cc:52] failed call to cuInit: 303\n")
+        os.write(2, b"I0000 00:00:1 123 port.cc:153] oneDNN custom operations are on. You may\n")
         os.write(2, b"a real warning\n")
         print("from python", file=sys.stderr)
     err = capfd.readouterr().err
@@ -31,3 +32,20 @@ def test_keras_starts_without_its_optional_modules_which_still_import_later():
     )
     assert out.stdout.splitlines() == ["[] None", "later ok"]
     assert "InitializeLog" not in out.stderr  # the start-up notices are gone
+
+
+def test_translating_tools_ask_for_onednn_unless_the_user_chose():
+    import subprocess
+
+    code = (
+        "import os, sys; from nmt.env import prefer_onednn; "
+        "print(prefer_onednn(), os.environ['TF_ENABLE_ONEDNN_OPTS'], 'tensorflow' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    for user, expected in ((None, "True 1 False"), ("0", "False 0 False")):
+        if user is not None:
+            env["TF_ENABLE_ONEDNN_OPTS"] = user
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == expected

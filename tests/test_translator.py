@@ -150,6 +150,34 @@ def test_small_first_request_runs_eagerly_then_the_graph_takes_over(trained_run)
     assert len(translator._functions) == 2  # ready: no eager detour
 
 
+def test_beam_batches_keep_the_token_budget_and_cap_the_log_probabilities(trained_run, monkeypatch):
+    """Every beam size gets the same source-token budget; only the size of the beams'
+    log-probabilities ``(sentences * beam, vocabulary)`` lowers the sentences per batch."""
+    import nmt.translator as translator_module
+
+    translator = Translator.from_checkpoint(trained_run)
+    translator.decode.max_batch_size = 8
+    translator.decode.token_budget = 10_000
+    vocab = translator.model.tgt_vocabulary_size
+    monkeypatch.setattr(translator_module, "DECODE_LOGITS_BYTES", 4 * 3 * vocab * 5)
+    assert translator.batch_sentences(1) == 8  # max_batch_size binds
+    assert translator.batch_sentences(3) == 5  # 5 sentences x 3 beams fill the cap
+    assert translator.batch_sentences(16) == 1  # never below one sentence
+    texts = SENTENCES * 5
+    widths = []
+    real = translator._pick_search
+
+    def counting(*args):
+        search = real(*args)
+        return lambda src: (widths.append(int(src.shape[0])), search(src))[1]
+
+    monkeypatch.setattr(translator, "_pick_search", counting)
+    for beam, expected in ((1, [8, 8, 4]), (3, [5, 5, 5, 5])):
+        widths.clear()
+        assert translator.translate(texts, beam_size=beam) == EXPECTED * 5
+        assert widths == expected
+
+
 # --- helpers --------------------------------------------------------------------------------
 def test_split_ids_prefers_sentence_ends_then_words():
     pieces = ["▁a", "▁b", ".", "▁c", "▁d", "e", "▁f", "▁g", "h", "i", "j"]
