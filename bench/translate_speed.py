@@ -2,7 +2,9 @@
 """Translation speed and quality of a trained model on its test split, printed as JSON.
 
 For each beam size: sentences/s and target pieces/s over the whole test split (after a short
-warm-up that traces the graph), BLEU and chrF. Then the peak memory of this process and, in a
+warm-up that traces the graph), BLEU and chrF; with ``--repeat N`` the settings alternate in N
+rounds and each beam size's ratio to greedy is taken within a round (a noisy machine slows a
+round's settings alike). Then the peak memory of this process and, in a
 fresh ``translate.py`` process, the wall time from process start to the first translation
 (the median of ``--startup-runs`` processes: on a small shared machine it varies by a second).
 
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -31,37 +34,66 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHIPPED = REPO / "checkpoints" / "en-es"
 
 
-def measure(
-    translator, sources: list[str], refs: list[str], beam: int, stopping: str, repeat: int = 1
-) -> dict:
-    """Speed (the median of ``repeat`` passes over ``sources``) and quality of one setting."""
+def timed_pass(translator, sources: list[str], beam: int, stopping: str):
+    """One pass over ``sources`` at one setting: (seconds, hypotheses)."""
+    translator.decode.stopping = stopping
+    start = time.perf_counter()
+    hyps = translator.translate_detailed(sources, beam_size=beam)
+    return time.perf_counter() - start, hyps
+
+
+def measure_rounds(
+    translator, sources: list[str], refs: list[str], settings: list[tuple], repeat: int
+) -> list[dict]:
+    """Speed and quality of each ``(max_batch_size, beam, stopping)`` setting.
+
+    The settings alternate: each of ``repeat`` rounds runs every setting once, so that a slow
+    spell of a shared machine hits them alike. Speed is the median of a setting's passes; its
+    ratio to greedy (same batch size) is the median of the ratios within each round."""
     from nmt.evaluation import score_corpus
 
-    translator.decode.stopping = stopping
-    translator.translate(sources[:64], beam_size=beam)  # trace the graph
-    passes = []
+    for batch_size, beam, stopping in settings:  # trace each graph before timing
+        translator.decode.max_batch_size = batch_size
+        timed_pass(translator, sources[:64], beam, stopping)
+    passes: dict[tuple, list[float]] = {setting: [] for setting in settings}
+    hyps: dict[tuple, list] = {}
     for _ in range(repeat):
-        start = time.perf_counter()
-        hyps = translator.translate_detailed(sources, beam_size=beam)
-        passes.append(time.perf_counter() - start)
-    seconds = sorted(passes)[len(passes) // 2]
-    texts = [h[0].text for h in hyps]
-    tokens = sum(len(h[0].tokens) for h in hyps)
-    scores = score_corpus(texts, refs, ("bleu", "chrf"))
-    return {
-        "beam": beam,
-        "stopping": stopping if beam > 1 else None,
-        "sentences_per_sec": round(len(sources) / seconds, 1),
-        "target_tokens_per_sec": round(tokens / seconds, 1),
-        "seconds": round(seconds, 2),
-        **(
-            {"passes_sentences_per_sec": [round(len(sources) / x, 1) for x in passes]}
-            if repeat > 1
-            else {}
-        ),
-        "bleu": scores["bleu"],
-        "chrf": scores["chrf"],
-    }
+        for setting in settings:
+            batch_size, beam, stopping = setting
+            translator.decode.max_batch_size = batch_size
+            seconds, hyps[setting] = timed_pass(translator, sources, beam, stopping)
+            passes[setting].append(seconds)
+    results = []
+    for setting in settings:
+        batch_size, beam, stopping = setting
+        seconds = _median(passes[setting])
+        texts = [h[0].text for h in hyps[setting]]
+        tokens = sum(len(h[0].tokens) for h in hyps[setting])
+        scores = score_corpus(texts, refs, ("bleu", "chrf"))
+        result = {
+            "max_batch_size": batch_size,
+            "beam": beam,
+            "stopping": stopping if beam > 1 else None,
+            "sentences_per_sec": round(len(sources) / seconds, 1),
+            "target_tokens_per_sec": round(tokens / seconds, 1),
+            "seconds": round(seconds, 2),
+            "passes_sentences_per_sec": [round(len(sources) / x, 1) for x in passes[setting]],
+            "bleu": scores["bleu"],
+            "chrf": scores["chrf"],
+        }
+        greedy = next((g for g in settings if g[0] == batch_size and g[1] == 1), None)
+        if beam > 1 and greedy is not None:
+            ratios = [g / x for g, x in zip(passes[greedy], passes[setting])]
+            result["throughput_vs_greedy"] = round(statistics.median(ratios), 3)
+            if repeat > 1:
+                result["rounds_vs_greedy"] = [round(r, 3) for r in ratios]
+        results.append(result)
+    return results
+
+
+def _median(values: list[float]) -> float:
+    """The middle value; for an even count the larger middle one (for times: the slower)."""
+    return sorted(values)[len(values) // 2]
 
 
 def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30) -> dict:
@@ -164,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=1,
-        help="passes over the test split per setting; speed is their median, the slower middle "
-        "one for an even N (the first pass of a process is often the slowest)",
+        help="rounds over the test split, each running every setting once (settings alternate); "
+        "speed is a setting's median pass (the slower middle one for an even N), its ratio to "
+        "greedy the median of the rounds' ratios",
     )
     parser.add_argument(
         "--max-batch-sizes",
@@ -200,12 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         runs += [(beam, "exact") for beam, _ in runs if beam > 1]
     own_batch_size = translator.decode.max_batch_size
     batch_sizes = [int(x) for x in (args.max_batch_sizes or str(own_batch_size)).split(",")]
-    results = []
-    for batch_size in batch_sizes:
-        translator.decode.max_batch_size = batch_size
-        for beam, stop in runs:
-            result = measure(translator, sources, refs, beam, stop, args.repeat)
-            results.append({"max_batch_size": batch_size, **result})
+    settings = [(size, beam, stop) for size in batch_sizes for beam, stop in runs]
+    results = measure_rounds(translator, sources, refs, settings, args.repeat)
     translator.decode.stopping = default
     translator.decode.max_batch_size = own_batch_size
     report = {
@@ -222,16 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.step_cost:
         beams = sorted({1} | {beam for beam, _ in runs})
         report["decoder_step_us_per_row"] = step_cost(translator, sources[:200], beams)
-    last_greedy: dict[int, dict] = {}  # against the latest greedy run at the same batch size
+    greedy_bleu = {r["max_batch_size"]: r["bleu"] for r in results if r["beam"] == 1}
     for r in results:
-        if r["beam"] == 1:
-            last_greedy[r["max_batch_size"]] = r
-        greedy = last_greedy.get(r["max_batch_size"])
-        if greedy and r is not greedy:
-            r["throughput_vs_greedy"] = round(
-                r["sentences_per_sec"] / greedy["sentences_per_sec"], 3
-            )
-            r["bleu_vs_greedy"] = round(r["bleu"] - greedy["bleu"], 2)
+        if r["beam"] > 1 and r["max_batch_size"] in greedy_bleu:
+            r["bleu_vs_greedy"] = round(r["bleu"] - greedy_bleu[r["max_batch_size"]], 2)
     if not args.no_startup:
         runs = [startup_seconds(str(args.model)) for _ in range(args.startup_runs)]
         times = sorted(seconds for seconds, _ in runs)
