@@ -64,12 +64,18 @@ class Translator:
         config: Config | None = None,
         metadata: dict | None = None,
         frozen: bool = False,
+        packed: bool | None = None,
     ):
         """``frozen``: the model's weights stay as they are for this translator's life, so the
         compiled search may keep tables computed from them (``Seq2Seq.decode_tables``). A
-        translator over a model still training must leave it False."""
+        translator over a model still training must leave it False. ``packed``: encode with
+        ``Seq2Seq.encode_packed`` (padding costs nothing) rather than the Keras layers; by
+        default on a machine without a GPU, where the Keras layers would run cuDNN."""
         self.model = model
         self.frozen = frozen
+        if packed is None:
+            packed = not tf.config.list_physical_devices("GPU")
+        self.packed = packed
         self._decode_tables: dict | None = None
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
@@ -141,7 +147,8 @@ class Translator:
         """``src`` ``(batch, src_len)`` -> SearchResult (see nmt.search); ``tables``: see
         ``decode_tables``."""
         model = self.model
-        memory, src_mask, states = model.encode(src)
+        encode = model.encode_packed if self.packed else model.encode
+        memory, src_mask, states = encode(src)
         src_lengths = tf.reduce_sum(tf.cast(src_mask, tf.int32), axis=1)
         max_lengths = (
             tf.cast(
