@@ -15,12 +15,14 @@ def budget_batches(
     max_batch_size: int,
     rng: np.random.Generator | None,
     multiple: int = 1,
+    padded: bool = True,
 ) -> list[np.ndarray]:
     """Group example indices into batches of similar length.
 
     Examples are sorted by ``lengths`` (ties broken at random when ``rng`` is given), then cut into
-    consecutive batches whose ``batch * padded_length`` stays within ``token_budget``. Padded
-    lengths are rounded up to ``multiple``. Returns index arrays, shuffled when ``rng`` is given.
+    consecutive batches whose ``batch * padded_length`` stays within ``token_budget`` (with
+    ``padded=False`` their sum of lengths: for work that skips padding). Padded lengths are
+    rounded up to ``multiple``. Returns index arrays, shuffled when ``rng`` is given.
     """
     if len(lengths) == 0:
         return []
@@ -28,10 +30,12 @@ def budget_batches(
     order = np.lexsort((noise, lengths))
     batches, start = [], 0
     while start < len(order):
-        end = start
+        end, total = start, 0
         while end < len(order):
-            padded = -(-int(lengths[order[end]]) // multiple) * multiple
-            if (end - start + 1) * padded > token_budget and end > start:
+            length = -(-int(lengths[order[end]]) // multiple) * multiple
+            total += length
+            tokens = (end - start + 1) * length if padded else total
+            if tokens > token_budget and end > start:
                 break
             end += 1
             if end - start >= max_batch_size:

@@ -107,7 +107,9 @@ class DecodeConfig:
     stopping: Literal["heuristic", "exact"] = "heuristic"
     max_length_a: float = 2.0  # max output length = a * src_len + b
     max_length_b: int = 10
-    token_budget: int = 8000  # source tokens per translation batch, at every beam size
+    # source pieces per translation batch, at every beam size: real pieces where the encoder
+    # skips padding (the CPU default, nmt.packed), batch * padded length otherwise
+    token_budget: int = 8000
     # sentences per batch: greedy batches end in a tail of few long sentences, and a step costs
     # nearly as much for few rows as for many; 512 beat 256 by 13-18% (8.6M model, alternated runs)
     max_batch_size: int = 512

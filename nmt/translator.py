@@ -241,8 +241,13 @@ class Translator:
             return results
         lengths = np.array([len(units[i]) for i in todo])
         search = self._pick_search(beam_size, n_best, with_attention, len(todo))
+        # packed, the encoder's work is the real pieces: the budget counts them, not padding
         batches = budget_batches(
-            lengths, self.decode.token_budget, self.batch_sentences(beam_size), rng=None
+            lengths,
+            self.decode.token_budget,
+            self.batch_sentences(beam_size),
+            rng=None,
+            padded=not self.packed,
         )
         for batch in batches:
             index = [todo[j] for j in batch]

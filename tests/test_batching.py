@@ -32,6 +32,16 @@ def test_budget_batches_respects_budget_and_covers_everything():
         assert len(index) == 1 or len(index) * lengths[index].max() <= 100
 
 
+def test_unpadded_budget_counts_real_tokens():
+    lengths = np.array([1] * 20 + [9, 30])
+    padded = budget_batches(lengths, 40, 64, rng=None)
+    real = budget_batches(lengths, 40, 64, rng=None, padded=False)
+    assert [lengths[b].tolist() for b in padded] == [[1] * 20, [9], [30]]  # 21*9, 2*30 > 40
+    assert [lengths[b].tolist() for b in real] == [[1] * 20 + [9], [30]]  # 29 <= 40 < 59
+    for index in real:
+        assert len(index) == 1 or lengths[index].sum() <= 40
+
+
 def test_epoch_order_is_fixed_per_seed_and_epoch_and_teacher_forcing_is_shifted():
     a, b = make_batches(), make_batches()
     assert as_tuples(a.epoch_batches(3)) == as_tuples(b.epoch_batches(3))
