@@ -102,7 +102,7 @@ class Translator:
     def _key(self, beam_size: int, n_best: int, with_attention: bool) -> tuple:
         return (
             beam_size, n_best, with_attention, float(self.decode.length_penalty),
-            self.decode.stopping,
+            self.decode.stopping, self.packed,
         )  # fmt: skip
 
     def compile(self, beam_size: int | None = None, n_best: int = 1, with_attention: bool = False):
