@@ -136,11 +136,12 @@ class Seq2Seq(keras.Model):
             tables["output"] = ops.transpose(embeddings)
         return tables
 
-    def decode_step(self, tokens, states, memory, src_mask, tables=None):
-        """``tokens`` ``(rows,)`` -> log-probabilities ``(rows, tgt_vocabulary_size)``, new
-        states, attention weights ``(rows, src_len)`` or None. ``memory`` and ``src_mask`` have
-        one row per sentence, ``rows`` is ``sentences * beams`` (see ``Decoder.step``).
-        ``tables``: ``decode_tables()`` of the current weights, or None."""
+    def decode_step(self, tokens, states, memory, src_mask, tables=None, normalize=True):
+        """``tokens`` ``(rows,)`` -> log-probabilities ``(rows, tgt_vocabulary_size)`` (with
+        ``normalize=False`` the float32 logits, which ``nmt.search`` normalises more cheaply
+        itself), new states, attention weights ``(rows, src_len)`` or None. ``memory`` and
+        ``src_mask`` have one row per sentence, ``rows`` is ``sentences * beams`` (see
+        ``Decoder.step``). ``tables``: ``decode_tables()`` of the current weights, or None."""
         tables = tables or {}
         if "input" in tables:
             x = ops.take(tables["input"], tokens, axis=0)
@@ -150,6 +151,8 @@ class Seq2Seq(keras.Model):
             x, states, memory, src_mask, projected="input" in tables
         )
         logits = self._logits(out, tables.get("output"))
+        if not normalize:
+            return logits, states, weights
         return ops.log_softmax(logits, axis=-1), states, weights
 
     def call(self, inputs, training=False):

@@ -159,7 +159,9 @@ class Translator:
 
         def step(tokens, states, context):
             memory, src_mask = context
-            return model.decode_step(tokens, states, memory, src_mask, tables=tables)
+            return model.decode_step(
+                tokens, states, memory, src_mask, tables=tables, normalize=False
+            )
 
         src_len = tf.shape(src)[1] if with_attention else None
         if beam_size == 1:
