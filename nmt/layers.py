@@ -120,8 +120,14 @@ class LuongAttention(keras.layers.Layer):
         return None
 
     def call(self, query, memory, memory_mask):
-        keys = self.w_a(memory) if self.w_a is not None else memory
-        scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))  # (batch, tgt_len, src_len)
+        if self.w_a is not None:
+            # h . (W_a s) = (h W_a^T) . s: one product per query, not per source position (a
+            # decoding step has one query per row against the whole memory of its sentence)
+            kernel = ops.cast(self.w_a.kernel, query.dtype)
+            query_keys = ops.matmul(query, ops.transpose(kernel))
+        else:
+            query_keys = query
+        scores = ops.matmul(query_keys, ops.transpose(memory, (0, 2, 1)))  # (batch, tgt, src)
         mask = ops.expand_dims(ops.cast(memory_mask, "bool"), 1)
         big = 1e9 if keras.backend.standardize_dtype(scores.dtype) == "float32" else 3e4
         scores = ops.where(mask, scores, -big)

@@ -181,3 +181,27 @@ def test_uninitialized_build_loads_every_weight(tmp_path):
     assert [w.path for w in empty.weights] == [w.path for w in trained.weights]
     for loaded, saved in zip(empty.weights, trained.weights):
         np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+
+def test_general_attention_scores_are_query_times_projected_memory():
+    """Luong's general score ``h . (W_a s)``, computed as ``(h W_a^T) . s`` (one product per
+    query), with masked positions getting no weight."""
+    from nmt.layers import LuongAttention
+
+    rng = np.random.default_rng(3)
+    layer = LuongAttention(8, 6, score="general")
+    query = rng.normal(size=(2, 3, 8)).astype("float32")
+    memory = rng.normal(size=(2, 5, 8)).astype("float32")
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], bool)
+    out, weights = layer(query, memory, mask)
+    kernel = layer.w_a.kernel.numpy()
+    scores = np.einsum("bth,bsh->bts", query, memory @ kernel)
+    scores = np.where(mask[:, None, :], scores, -np.inf)
+    expected = np.exp(scores - scores.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(weights), expected, atol=1e-5)
+    context = np.einsum("bts,bsh->bth", expected, memory)
+    w_c = layer.w_c.kernel.numpy()
+    np.testing.assert_allclose(
+        np.asarray(out), np.tanh(np.concatenate([context, query], -1) @ w_c), atol=1e-5
+    )
