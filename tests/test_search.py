@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nmt.search import NEG_INF, beam_search, gnmt_penalty, greedy_search, top_extensions
+from nmt.search import (
+    NEG_INF,
+    argmax_and_normalizer,
+    beam_search,
+    gnmt_penalty,
+    greedy_search,
+    top_extensions,
+)
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 A, B, C, D = 4, 5, 6, 7
@@ -359,3 +366,43 @@ def test_beam_context_stays_one_row_per_sentence():
         np.testing.assert_allclose(together.scores[row].numpy(), alone.scores[0].numpy(), 1e-5)
     starts_differ = {tuple(strip(together.tokens[row, 0].numpy())) for row in range(4)}
     assert len(starts_differ) > 1  # the context really steers the search
+
+
+@pytest.mark.parametrize("vocab", [8, 100, 8000, 8003, 8009])
+def test_argmax_and_normalizer_match_argmax_and_logsumexp(vocab):
+    """Grouped (100, 8000, 8003 = 151 groups of 53) or plain (8; 8009, a prime):
+    the first of tied maxima, and logsumexp to float precision, also with -1e9 entries and a
+    row of equal scores."""
+    rng = np.random.default_rng(vocab)
+    scores = rng.normal(scale=4.0, size=(6, vocab)).astype(np.float32)
+    scores[1, 3] = scores[1, vocab - 2] = scores[1].max() + 1.0  # a tie: the lower index wins
+    scores[2, : vocab // 2] = NEG_INF
+    scores[3] = 0.5
+    scores[4] *= 20.0  # one entry far above the rest
+    best, normalizer = argmax_and_normalizer(tf.constant(scores))
+    np.testing.assert_array_equal(best.numpy(), scores.argmax(-1))
+    expected = tf.reduce_logsumexp(tf.constant(scores.astype(np.float64)), -1).numpy()
+    np.testing.assert_allclose(normalizer.numpy(), expected, rtol=1e-6, atol=1e-5)
+
+
+def test_search_normalises_logits_like_log_probabilities():
+    """A step function may return unnormalised logits: greedy and beam results (tokens, scores)
+    equal those of the same step returning log-softmaxed scores."""
+    rng = np.random.default_rng(0)
+    table = tf.constant(rng.normal(scale=3.0, size=(VOCAB, VOCAB)).astype(np.float32) + 7.0)
+
+    def logits(tokens, states, context):
+        return tf.gather(table, tokens), states, None
+
+    def log_probs(tokens, states, context):
+        return tf.nn.log_softmax(tf.gather(table, tokens)), states, None
+
+    lengths = tf.constant([4, 6, 5])
+    states = [tf.zeros([3, 1])]
+    for beam in (1, 3):
+        raw = beam_search(logits, states, (), lengths, BOS, EOS, beam_size=beam, n_best=beam)
+        ref = beam_search(log_probs, states, (), lengths, BOS, EOS, beam_size=beam, n_best=beam)
+        np.testing.assert_array_equal(raw.tokens.numpy(), ref.tokens.numpy())
+        np.testing.assert_allclose(raw.log_probs.numpy(), ref.log_probs.numpy(), atol=1e-4)
+        np.testing.assert_allclose(raw.scores.numpy(), ref.scores.numpy(), atol=1e-4)
+        assert (ref.log_probs.numpy() < 0).all()
