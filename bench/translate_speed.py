@@ -98,11 +98,12 @@ def _median(values: list[float]) -> float:
 
 def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30) -> dict:
     """Microseconds per row per decoder step with ``len(sources) * beam`` rows (the beams of a
-    batch), each step followed by the search's token choice (argmax, or the beams' top-k).
-    Equal costs per row would mean beam ``k`` costs ``k`` times greedy per sentence."""
+    batch), each step followed by the search's token choice (argmax, or the beams' top-k) from
+    the model's logits and their normaliser, as ``nmt.search`` does. Equal costs per row would
+    mean beam ``k`` costs ``k`` times greedy per sentence."""
     import tensorflow as tf
 
-    from nmt.search import top_extensions
+    from nmt.search import argmax_and_normalizer, top_extensions
 
     model = translator.model
     tables = translator.decode_tables()  # as the translator's own search uses them
@@ -116,13 +117,17 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
         states = tf.nest.map_structure(lambda x: tf.repeat(x, beam, 0), states)
 
         def body(i, tokens, states):
-            log_probs, states, _ = model.decode_step(tokens, states, memory, mask, tables)
+            scores, states, _ = model.decode_step(
+                tokens, states, memory, mask, tables, normalize=False
+            )
+            best, normalizer = argmax_and_normalizer(scores)
             if beam == 1:
-                tokens = tf.argmax(log_probs, -1, output_type=tf.int32)
+                tokens = best
             else:  # the search's own top-k over each sentence's beams
-                vocab = log_probs.shape[-1]
-                grouped = tf.reshape(log_probs, [-1, beam, vocab])
-                index = top_extensions(grouped, tf.zeros(tf.shape(grouped)[:2]), 2 * beam)[1]
+                vocab = scores.shape[-1]
+                grouped = tf.reshape(scores, [-1, beam, vocab])
+                base = -tf.reshape(normalizer, [-1, beam])
+                index = top_extensions(grouped, base, 2 * beam)[1]
                 tokens = tf.reshape(index[:, :beam] % vocab, [-1])
             return i + 1, tokens, states
 
