@@ -10,7 +10,6 @@ fresh ``translate.py`` process, the wall time from process start to the first tr
 
     python bench/translate_speed.py --model checkpoints/en-es --beams 1,5,10 --compare-exact
     python bench/translate_speed.py --beams 1,5 --max-batch-sizes 256,512 --no-startup
-    python bench/translate_speed.py --beams 1,5 --compare-layouts --repeat 5 --no-startup
 
 ``--model`` defaults to the shipped ``checkpoints/en-es`` when it exists. The test split is
 rebuilt from the corpus named in the run's config (found under ``--data-dir`` /
@@ -20,7 +19,6 @@ rebuilt from the corpus named in the run's config (found under ``--data-dir`` /
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import resource
@@ -45,32 +43,29 @@ def timed_pass(translator, sources: list[str], beam: int, stopping: str):
 
 
 def measure_rounds(
-    translators: dict, sources: list[str], refs: list[str], settings: list[tuple], repeat: int
+    translator, sources: list[str], refs: list[str], settings: list[tuple], repeat: int
 ) -> list[dict]:
-    """Speed and quality of each ``(max_batch_size, beam, stopping, layout)`` setting, where
-    ``layout`` names one of ``translators`` (the same model, see ``--compare-layouts``).
+    """Speed and quality of each ``(max_batch_size, beam, stopping)`` setting.
 
     The settings alternate: each of ``repeat`` rounds runs every setting once, so that a slow
     spell of a shared machine hits them alike. Speed is the median of a setting's passes; its
-    ratio to greedy (same batch size and layout) is the median of the ratios within each round,
-    and so is a tuned layout's ratio to the plain one."""
+    ratio to greedy (same batch size) is the median of the ratios within each round."""
     from nmt.evaluation import score_corpus
 
-    for batch_size, beam, stopping, layout in settings:  # trace each graph before timing
-        translators[layout].decode.max_batch_size = batch_size
-        timed_pass(translators[layout], sources[:64], beam, stopping)
+    for batch_size, beam, stopping in settings:  # trace each graph before timing
+        translator.decode.max_batch_size = batch_size
+        timed_pass(translator, sources[:64], beam, stopping)
     passes: dict[tuple, list[float]] = {setting: [] for setting in settings}
     hyps: dict[tuple, list] = {}
     for _ in range(repeat):
         for setting in settings:
-            batch_size, beam, stopping, layout = setting
-            translator = translators[layout]
+            batch_size, beam, stopping = setting
             translator.decode.max_batch_size = batch_size
             seconds, hyps[setting] = timed_pass(translator, sources, beam, stopping)
             passes[setting].append(seconds)
     results = []
     for setting in settings:
-        batch_size, beam, stopping, layout = setting
+        batch_size, beam, stopping = setting
         seconds = _median(passes[setting])
         texts = [h[0].text for h in hyps[setting]]
         tokens = sum(len(h[0].tokens) for h in hyps[setting])
@@ -86,19 +81,12 @@ def measure_rounds(
             "bleu": scores["bleu"],
             "chrf": scores["chrf"],
         }
-        if len(translators) > 1:
-            result["layout"] = layout
-        greedy = next((g for g in settings if g[:2] == (batch_size, 1) and g[3] == layout), None)
+        greedy = next((g for g in settings if g[0] == batch_size and g[1] == 1), None)
         if beam > 1 and greedy is not None:
             ratios = [g / x for g, x in zip(passes[greedy], passes[setting])]
             result["throughput_vs_greedy"] = round(statistics.median(ratios), 3)
             if repeat > 1:
                 result["rounds_vs_greedy"] = [round(r, 3) for r in ratios]
-        plain = setting[:3] + ("plain",)
-        if layout != "plain" and plain in passes:
-            ratios = [p / x for p, x in zip(passes[plain], passes[setting])]
-            result["throughput_vs_plain"] = round(statistics.median(ratios), 3)
-            result["rounds_vs_plain"] = [round(r, 3) for r in ratios]
         results.append(result)
     return results
 
@@ -223,12 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         "(default: the model's own); each result names its own",
     )
     parser.add_argument(
-        "--compare-layouts",
-        action="store_true",
-        help="also run every setting with the recurrent kernels in the plain layout (a second "
-        "translator over the same model, tune_layouts=False); results name their layout",
-    )
-    parser.add_argument(
         "--step-cost",
         action="store_true",
         help="also time the decoder step per row at greedy's and each beam's batch shape",
@@ -256,20 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         runs += [(beam, "exact") for beam, _ in runs if beam > 1]
     own_batch_size = translator.decode.max_batch_size
     batch_sizes = [int(x) for x in (args.max_batch_sizes or str(own_batch_size)).split(",")]
-    translators = {"tuned": translator}
-    if args.compare_layouts:
-        translators["plain"] = Translator(
-            translator.model, translator.src_tokenizer, translator.tgt_tokenizer,
-            copy.copy(translator.decode), config=translator.config, frozen=True,
-            tune_layouts=False,
-        )  # fmt: skip
-    settings = [
-        (size, beam, stop, layout)
-        for size in batch_sizes
-        for beam, stop in runs
-        for layout in translators
-    ]
-    results = measure_rounds(translators, sources, refs, settings, args.repeat)
+    settings = [(size, beam, stop) for size in batch_sizes for beam, stop in runs]
+    results = measure_rounds(translator, sources, refs, settings, args.repeat)
     translator.decode.stopping = default
     translator.decode.max_batch_size = own_batch_size
     report = {
@@ -279,7 +249,6 @@ def main(argv: list[str] | None = None) -> int:
         "length_penalty": translator.decode.length_penalty,
         "cpu_count": os.cpu_count(),
         "onednn": onednn,
-        "transposed_products": translator.transposed_products(),
         "results": results,
         # this process: includes reading and splitting the whole corpus
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -66,15 +66,12 @@ class Translator:
         metadata: dict | None = None,
         frozen: bool = False,
         packed: bool | None = None,
-        tune_layouts: bool = True,
     ):
         """``frozen``: the model's weights stay as they are for this translator's life, so the
         compiled search may keep tables computed from them (``Seq2Seq.decode_tables``). A
         translator over a model still training must leave it False. ``packed``: encode with
         ``Seq2Seq.encode_packed`` (padding costs nothing) rather than the Keras layers; by
-        default on a machine without a GPU, where the Keras layers would run cuDNN.
-        ``tune_layouts``: let ``transposed_products`` time the recurrent products' layouts
-        (else the plain layout, as the Keras layers use)."""
+        default on a machine without a GPU, where the Keras layers would run cuDNN."""
         self.model = model
         self.frozen = frozen
         if packed is None:
@@ -82,7 +79,6 @@ class Translator:
         self.packed = packed
         self._decode_tables: dict | None = None
         self._transposed: dict[str, bool] | None = None
-        self.tune_layouts = tune_layouts
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
         self.decode = decode
@@ -143,7 +139,7 @@ class Translator:
         the layouts cost the same)."""
         if self._transposed is None:
             self._transposed = {"encoder": False, "decoder": False}
-            if self.tune_layouts and not tf.config.list_physical_devices("GPU"):
+            if not tf.config.list_physical_devices("GPU"):
                 rnn = self.model.encoder.rnns[0]
                 cells = [rnn.forward_layer.cell, rnn.backward_layer.cell]
                 if not self.model.bidirectional:
