@@ -215,29 +215,21 @@ class Decoder(keras.layers.Layer):
         cell = self.rnns[0].cell
         return ops.add(ops.matmul(embeddings, cell.kernel), cell.bias)
 
-    def recurrent_tables(self) -> list:
-        """Each LSTM's recurrent kernel transposed, ``(4 * hidden_dim, hidden_dim)``, for
-        ``step(recurrent=...)``: on some CPUs (oneDNN on AVX2) ``h @ K`` for a few hundred rows
-        runs faster as a product with the transposed matrix."""
-        return [ops.transpose(rnn.cell.recurrent_kernel) for rnn in self.rnns]
-
-    def step(self, inputs, states, memory, memory_mask, projected: bool = False, recurrent=None):
+    def step(self, inputs, states, memory, memory_mask, projected: bool = False):
         """One decoding step.
 
         ``inputs`` ``(rows, embedding_dim)``, or with ``projected`` the rows of ``input_table``
         ``(rows, 4 * hidden_dim)``; ``states`` a list of ``[h, c]`` per layer, each
         ``(rows, hidden_dim)``; ``memory`` ``(sentences, src_len, hidden_dim)`` and its mask
         ``(sentences, src_len)``, where ``rows`` is ``sentences * beams`` with the beams of a
-        sentence adjacent (the memory is not copied per beam). ``recurrent``: the
-        ``recurrent_tables()`` of the current weights, or None. Returns ``(rows, output_dim)``,
+        sentence adjacent (the memory is not copied per beam). Returns ``(rows, output_dim)``,
         the new states and attention weights ``(rows, src_len)`` (None without attention).
         """
         x = inputs
         new_states = []
         for i, (rnn, (h, c)) in enumerate(zip(self.rnns, states)):
-            table = recurrent[i] if recurrent is not None else None
-            if (i == 0 and projected) or table is not None:
-                x, (h, c) = _lstm_step(rnn.cell, x, h, c, i == 0 and projected, table)
+            if i == 0 and projected:
+                x, (h, c) = _lstm_step_projected(rnn.cell, x, h, c)
             else:
                 x, (h, c) = rnn.cell(x, [h, c], training=False)
             new_states.append([h, c])
@@ -260,21 +252,10 @@ class Decoder(keras.layers.Layer):
         return config
 
 
-def _lstm_step(cell: keras.layers.LSTMCell, x, h, c, projected: bool, recurrent_t=None):
+def _lstm_step_projected(cell: keras.layers.LSTMCell, projected, h, c):
     """``cell``'s step (``LSTMCell.call``, gates i, f, c, o; sigmoid / tanh as ``cudnn_lstm``
-    fixes them). ``x`` ``(rows, input_dim)``, or with ``projected`` already
-    ``x @ kernel + bias`` ``(rows, 4 * units)``; ``recurrent_t`` the recurrent kernel transposed
-    ``(4 * units, units)`` or None."""
-    if projected:
-        z = x
-    else:
-        z = ops.add(ops.matmul(x, ops.cast(cell.kernel, x.dtype)), ops.cast(cell.bias, x.dtype))
-    if recurrent_t is None:
-        z = ops.add(z, ops.matmul(h, ops.cast(cell.recurrent_kernel, h.dtype)))
-    else:
-        import tensorflow as tf  # a product with a transposed operand: no keras.ops equivalent
-
-        z = ops.add(z, tf.linalg.matmul(h, ops.cast(recurrent_t, h.dtype), transpose_b=True))
+    fixes them) from ``projected`` = ``x @ kernel + bias`` ``(rows, 4 * units)``."""
+    z = ops.add(projected, ops.matmul(h, ops.cast(cell.recurrent_kernel, h.dtype)))
     z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
     c = ops.sigmoid(z_f) * c + ops.sigmoid(z_i) * ops.tanh(z_c)
     h = ops.sigmoid(z_o) * ops.tanh(c)

@@ -113,25 +113,20 @@ class Seq2Seq(keras.Model):
         memory, states = self.encoder(x, mask=src_mask, training=training)
         return memory, src_mask, self._bridge_states(states)
 
-    def encode_packed(self, src, transposed: bool = False):
+    def encode_packed(self, src):
         """``encode(src)`` for inference, without computing the padding (``nmt.packed``): the
         same results, the encoder about a fifth faster on a CPU's length-sorted batches.
-        ``src`` must be right-padded; ``transposed``: see ``packed_encode``."""
-        memory, src_mask, states = packed_encode(
-            self.encoder, self.src_embedding.embeddings, src, transposed=transposed
-        )
+        ``src`` must be right-padded."""
+        memory, src_mask, states = packed_encode(self.encoder, self.src_embedding.embeddings, src)
         return memory, src_mask, self._bridge_states(states)
 
-    def decode_tables(
-        self, max_input_bytes: int | None = None, transposed_recurrent: bool = False
-    ) -> dict:
+    def decode_tables(self, max_input_bytes: int | None = None) -> dict:
         """What ``decode_step`` would otherwise recompute from the weights at every step; pass
         it as ``tables`` while the weights stay the same. ``input``: the first decoder LSTM's
         input projection of every target token ``(tgt_vocabulary_size, 4 * hidden_dim)``,
         left out when larger than ``max_input_bytes`` (float32); ``output`` (tied embeddings):
         the output matrix laid out for the product ``(embedding_dim, tgt_vocabulary_size)``, a
-        contiguous copy instead of a transpose; with ``transposed_recurrent``, ``recurrent_i``:
-        decoder LSTM ``i``'s recurrent kernel transposed (``Decoder.recurrent_tables``)."""
+        contiguous copy instead of a transpose."""
         embeddings = self.tgt_embedding.embeddings
         tables = {}
         input_bytes = self.tgt_vocabulary_size * 4 * self.hidden_dim * 4
@@ -139,9 +134,6 @@ class Seq2Seq(keras.Model):
             tables["input"] = self.decoder.input_table(embeddings)
         if self.tie_embeddings:
             tables["output"] = ops.transpose(embeddings)
-        if transposed_recurrent:
-            for i, table in enumerate(self.decoder.recurrent_tables()):
-                tables[f"recurrent_{i}"] = table
         return tables
 
     def decode_step(self, tokens, states, memory, src_mask, tables=None, normalize=True):
@@ -155,11 +147,8 @@ class Seq2Seq(keras.Model):
             x = ops.take(tables["input"], tokens, axis=0)
         else:
             x = ops.take(self.tgt_embedding.embeddings, tokens, axis=0)  # no mask on one step
-        recurrent = None
-        if "recurrent_0" in tables:
-            recurrent = [tables[f"recurrent_{i}"] for i in range(self.decoder_layers)]
         out, states, weights = self.decoder.step(
-            x, states, memory, src_mask, projected="input" in tables, recurrent=recurrent
+            x, states, memory, src_mask, projected="input" in tables
         )
         logits = self._logits(out, tables.get("output"))
         if not normalize:

@@ -59,18 +59,17 @@ def packing(lengths: tf.Tensor, src_len: tf.Tensor) -> Packing:
 
 
 def _lstm_loop(
-    projected: tf.Tensor, recurrent: tf.Tensor, pack: Packing, transposed: bool = False
+    projected: tf.Tensor, recurrent: tf.Tensor, pack: Packing
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Run LSTM directions side by side over packed input products.
 
     ``projected`` ``(directions, pieces, 4 * units)`` (``x @ kernel + bias``, each direction's
-    input already in its reading order), ``recurrent`` ``(directions, units, 4 * units)``, or
-    with ``transposed`` ``(directions, 4 * units, units)`` (see ``nmt.tuning``). Returns the
-    outputs ``(pieces, directions, units)`` in packed order and the final ``[h, c]``
+    input already in its reading order), ``recurrent`` ``(directions, units, 4 * units)``.
+    Returns the outputs ``(pieces, directions, units)`` in packed order and the final ``[h, c]``
     ``(batch, 2, directions, units)`` in ``pack.end_rows`` order. Gates i, f, c, o with sigmoid
     and tanh, as Keras' ``LSTMCell``.
     """
-    directions, units = projected.shape[0], recurrent.shape[2 if transposed else 1]
+    directions, units = projected.shape[0], recurrent.shape[1]
     steps = tf.shape(pack.counts)[0]
     next_counts = tf.concat([pack.counts[1:], [0]], axis=0)
     outputs = tf.TensorArray(
@@ -85,9 +84,7 @@ def _lstm_loop(
 
     def body(t, h, c, outputs, finals):
         running, offset, staying = pack.counts[t], pack.offsets[t], next_counts[t]
-        z = projected[:, offset : offset + running] + tf.matmul(
-            h, recurrent, transpose_b=transposed
-        )
+        z = projected[:, offset : offset + running] + tf.matmul(h, recurrent)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
         c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
         h = tf.sigmoid(z_o) * tf.tanh(c)
@@ -115,14 +112,12 @@ def _cells(rnn: Any, bidirectional: bool) -> list:
 
 
 def packed_encode(
-    encoder: Any, embeddings: Any, src: tf.Tensor, transposed: bool = False
+    encoder: Any, embeddings: Any, src: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor, list[list[tf.Tensor]]]:
     """``encoder(embeddings[src], mask=src != PAD_ID, training=False)`` on packed sequences.
 
     ``encoder`` an ``nmt.layers.Encoder``, ``embeddings`` its source embedding matrix
     ``(vocabulary_size, embedding_dim)``, ``src`` ``(batch, src_len)`` right-padded int32.
-    ``transposed``: multiply by the recurrent kernels transposed (the same results; faster on
-    some CPUs for a few hundred rows, see ``nmt.tuning``).
     Returns the outputs ``(batch, src_len, hidden_dim)`` (zeros at padding), the mask
     ``(batch, src_len)`` and per layer its final ``[h, c]`` ``(batch, hidden_dim)``, all in the
     encoder's compute dtype. Rows without pieces get zero states.
@@ -145,9 +140,7 @@ def packed_encode(
             ]
         )
         recurrent = tf.stack([tf.cast(cell.recurrent_kernel, tf.float32) for cell in cells])
-        if transposed:
-            recurrent = tf.transpose(recurrent, [0, 2, 1])
-        out, finals = _lstm_loop(projected, recurrent, pack, transposed)
+        out, finals = _lstm_loop(projected, recurrent, pack)
         if len(cells) == 2:  # the backward outputs back in reading order
             x = tf.concat([out[:, 0], tf.gather(out[:, 1], pack.reverse)], axis=-1)
         else:

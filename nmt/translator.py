@@ -15,7 +15,6 @@ from nmt.model import Seq2Seq
 from nmt.search import SearchResult, beam_search, greedy_search
 from nmt.segment import split_ids
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
-from nmt.tuning import transposed_product_is_faster
 
 DEFAULT_MAX_SOURCE_TOKENS = 100
 # A first request of at most this many sentences runs the search eagerly: tracing and optimising
@@ -78,7 +77,6 @@ class Translator:
             packed = not tf.config.list_physical_devices("GPU")
         self.packed = packed
         self._decode_tables: dict | None = None
-        self._transposed: dict[str, bool] | None = None
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
         self.decode = decode
@@ -122,45 +120,18 @@ class Translator:
         key = self._key(beam_size, n_best, with_attention)
         if key not in self._functions:
             tables = self.decode_tables()  # computed now, outside the trace: the graph keeps them
-            transposed = self.transposed_products()["encoder"]
             self._functions[key] = tf.function(
-                lambda src: self._search(
-                    src, beam_size, n_best, with_attention, alpha, tables, transposed
-                ),
+                lambda src: self._search(src, beam_size, n_best, with_attention, alpha, tables),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
                 reduce_retracing=True,
                 autograph=False,  # the search has explicit loops; converting costs start-up time
             )
         return self._functions[key]
 
-    def transposed_products(self) -> dict[str, bool]:
-        """Whether the encoder's and the decoder's recurrent products run faster here with the
-        kernels transposed (``nmt.tuning``; timed once per translator, on a CPU only: on a GPU
-        the layouts cost the same)."""
-        if self._transposed is None:
-            self._transposed = {"encoder": False, "decoder": False}
-            if not tf.config.list_physical_devices("GPU"):
-                rnn = self.model.encoder.rnns[0]
-                cells = [rnn.forward_layer.cell, rnn.backward_layer.cell]
-                if not self.model.bidirectional:
-                    cells = [rnn.cell]
-                encoder = tf.stack([tf.cast(cell.recurrent_kernel, tf.float32) for cell in cells])
-                decoder = self.model.decoder.rnns[0].cell.recurrent_kernel
-                self._transposed = {
-                    "encoder": self.packed and transposed_product_is_faster(encoder),
-                    "decoder": transposed_product_is_faster(decoder),
-                }
-        return self._transposed
-
     def decode_tables(self) -> dict | None:
-        """The model's ``decode_tables``, computed once, for a frozen model; else None. The
-        decoder's recurrent kernels are kept transposed where ``transposed_products`` finds
-        that faster."""
+        """The model's ``decode_tables``, computed once, for a frozen model; else None."""
         if self.frozen and self._decode_tables is None:
-            tables = self.model.decode_tables(
-                max_input_bytes=DECODE_TABLE_BYTES,
-                transposed_recurrent=self.transposed_products()["decoder"],
-            )
+            tables = self.model.decode_tables(max_input_bytes=DECODE_TABLE_BYTES)
             self._decode_tables = {name: tf.constant(value) for name, value in tables.items()}
         return self._decode_tables if self.frozen else None
 
@@ -172,15 +143,12 @@ class Translator:
         with_attention: bool,
         alpha: float,
         tables: dict | None = None,
-        transposed_encoder: bool = False,
     ) -> SearchResult:
         """``src`` ``(batch, src_len)`` -> SearchResult (see nmt.search); ``tables``: see
-        ``decode_tables``; ``transposed_encoder``: see ``transposed_products``."""
+        ``decode_tables``."""
         model = self.model
-        if self.packed:
-            memory, src_mask, states = model.encode_packed(src, transposed=transposed_encoder)
-        else:
-            memory, src_mask, states = model.encode(src)
+        encode = model.encode_packed if self.packed else model.encode
+        memory, src_mask, states = encode(src)
         src_lengths = tf.reduce_sum(tf.cast(src_mask, tf.int32), axis=1)
         max_lengths = (
             tf.cast(

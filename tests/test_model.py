@@ -126,19 +126,11 @@ def test_decode_step_from_the_decode_tables_matches_the_plain_step():
     tables = model.decode_tables()
     assert tables["input"].shape == (60, 4 * SMALL["hidden_dim"])
     assert tables["output"].shape == (SMALL["embedding_dim"], 60)
-    assert "recurrent_0" not in tables
-    transposed = model.decode_tables(transposed_recurrent=True)  # both layers' kernels
-    for i in range(2):
-        assert transposed[f"recurrent_{i}"].shape == (4 * SMALL["hidden_dim"], SMALL["hidden_dim"])
-    table_states = transposed_states = plain_states
+    table_states = plain_states
     for tokens in ([2, 2], [11, 40], [7, 3]):
         tokens = np.array(tokens, dtype="int32")
         plain, plain_states, _ = model.decode_step(tokens, plain_states, memory, mask)
         fast, table_states, _ = model.decode_step(tokens, table_states, memory, mask, tables=tables)
-        np.testing.assert_allclose(np.asarray(fast), np.asarray(plain), atol=1e-5)
-        fast, transposed_states, _ = model.decode_step(
-            tokens, transposed_states, memory, mask, tables=transposed
-        )
         np.testing.assert_allclose(np.asarray(fast), np.asarray(plain), atol=1e-5)
     too_big = model.decode_tables(max_input_bytes=60 * 4 * SMALL["hidden_dim"] * 4 - 1)
     assert "input" not in too_big and "output" in too_big

@@ -22,11 +22,9 @@ def ragged_batch(rng, rows: int, longest: int, vocabulary_size: int) -> np.ndarr
     return src
 
 
-def assert_same_encoding(model, src, transposed: bool = False):
+def assert_same_encoding(model, src):
     memory, mask, states = model.encode(src)
-    packed_memory, packed_mask, packed_states = model.encode_packed(
-        tf.constant(src), transposed=transposed
-    )
+    packed_memory, packed_mask, packed_states = model.encode_packed(tf.constant(src))
     real = src != 0
     np.testing.assert_array_equal(np.asarray(packed_mask), real)
     np.testing.assert_allclose(np.asarray(packed_memory)[real], np.asarray(memory)[real], atol=1e-5)
@@ -45,9 +43,7 @@ def test_packed_encoder_matches_the_keras_encoder(layers, bidirectional):
         60,
     )
     rng = np.random.default_rng(layers)
-    src = ragged_batch(rng, rows=9, longest=7, vocabulary_size=50)
-    assert_same_encoding(model, src)
-    assert_same_encoding(model, src, transposed=True)  # the recurrent kernels transposed
+    assert_same_encoding(model, ragged_batch(rng, rows=9, longest=7, vocabulary_size=50))
 
 
 def test_packed_encoder_in_a_graph_and_for_one_row():
@@ -75,35 +71,31 @@ def test_packing_layout():
     assert pack.end_rows.numpy().tolist() == [2, 1, 0]  # the order rows finish
 
 
-class Ids:
-    """A stand-in tokenizer: text is space-separated ids."""
-
-    def encode(self, texts):
-        return [[int(x) for x in t.split()] for t in texts]
-
-    def decode(self, seqs):
-        return [" ".join(map(str, s)) for s in seqs]
-
-    def pieces(self, ids):
-        return [str(i) for i in ids]
-
-
-texts = ["5 6 7", "8", "9 10 11 12 13 14", "", "15 16"]
-
-
 def test_translator_output_is_the_same_packed_or_not():
     """Greedy and beam translations through the search agree with the Keras encoder's."""
     from nmt.config import Config, DecodeConfig
     from nmt.translator import Translator
 
     model = build_model(ModelConfig(**SMALL), 50, 60)
+
+    class Ids:  # a stand-in tokenizer: text is space-separated ids
+        def encode(self, texts):
+            return [[int(x) for x in t.split()] for t in texts]
+
+        def decode(self, seqs):
+            return [" ".join(map(str, s)) for s in seqs]
+
+        def pieces(self, ids):
+            return [str(i) for i in ids]
+
+    texts = ["5 6 7", "8", "9 10 11 12 13 14", "", "15 16"]
     config = Config()
     results = {}
     translator = Translator(model, Ids(), Ids(), DecodeConfig(max_length_b=4), config=config)
     used = []  # which encoder each search ran or traced
     for name in ("encode", "encode_packed"):
         original = getattr(model, name)
-        setattr(model, name, lambda src, f=original, n=name, **kw: used.append(n) or f(src, **kw))
+        setattr(model, name, lambda src, f=original, n=name: used.append(n) or f(src))
     for packed in (True, False):  # one translator: each setting compiles its own search
         translator.packed = packed
         used.clear()
@@ -119,41 +111,3 @@ def test_translator_output_is_the_same_packed_or_not():
     assert tokens[True] == tokens[False]
     for a, b in zip(results[True], results[False]):
         np.testing.assert_allclose([p for _, p in a], [p for _, p in b], atol=1e-3)
-
-
-def test_transposed_recurrent_products_change_no_translation(monkeypatch):
-    """Whichever layout the timing picks (``nmt.tuning``), a frozen translator's packed encoder
-    and decoder tables give the same n-best lists and log-probabilities."""
-    import nmt.translator
-    from nmt.config import Config, DecodeConfig
-    from nmt.translator import Translator
-
-    model = build_model(ModelConfig(encoder_layers=2, decoder_layers=2, **SMALL), 50, 60)
-    results = {}
-    for flag in (False, True):
-        monkeypatch.setattr(
-            nmt.translator, "transposed_product_is_faster", lambda k, flag=flag: flag
-        )
-        translator = Translator(
-            model, Ids(), Ids(), DecodeConfig(max_length_b=4), config=Config(), frozen=True,
-            packed=True,
-        )  # fmt: skip
-        assert translator.transposed_products() == {"encoder": flag, "decoder": flag}
-        assert ("recurrent_1" in translator.decode_tables()) == flag
-        for _ in range(2):  # eager, then the compiled graph with the tables
-            results[flag] = [
-                [(h.tokens, h.log_prob) for h in hyps]
-                for beam in (1, 3)
-                for hyps in translator.translate_detailed(texts, beam_size=beam, n_best=2)
-            ]
-    for a, b in zip(results[False], results[True]):
-        assert [t for t, _ in a] == [t for t, _ in b]
-        np.testing.assert_allclose([p for _, p in a], [p for _, p in b], atol=1e-4)
-
-
-def test_the_layout_timing_runs_on_plain_and_stacked_kernels():
-    from nmt.tuning import transposed_product_is_faster
-
-    for shape in ([8, 32], [2, 8, 32]):
-        kernel = tf.random.normal(shape)
-        assert isinstance(transposed_product_is_faster(kernel, rows=4, repeats=1), bool)
