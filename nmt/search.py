@@ -293,25 +293,22 @@ class _BeamSearch:
 
     def _shape_step(self, scores, weights, active: tf.Tensor):
         """Step outputs for all beams ``(active * beam, ...)`` -> unnormalised scores
-        ``(active, beam, vocab)``, their log-normalisers ``(active, beam)`` and attention
-        ``(active, beam, src_len)`` or None."""
+        ``(active, beam, vocab)`` and attention ``(active, beam, src_len)`` or None."""
         vocab = scores.shape[-1] or tf.shape(scores)[-1]  # static when known
-        scores = tf.cast(scores, tf.float32)
-        normalizer = tf.reshape(argmax_and_normalizer(scores)[1], [active, self.beam])
-        scores = tf.reshape(scores, [active, self.beam, vocab])
+        scores = tf.reshape(tf.cast(scores, tf.float32), [active, self.beam, vocab])
         if self.collect:
             if weights is None:  # a model without attention: report zeros
                 weights = tf.zeros([active * self.beam, self.src_len], tf.float32)
             weights = tf.reshape(tf.cast(weights, tf.float32), [active, self.beam, -1])
-        return scores, normalizer, vocab, weights
+        return scores, vocab, weights
 
     def _advance(self, s: _Beams, scores, states, weights) -> _Beams:
         """One search step from the step function's outputs for ``s``'s beams
         (``(active * beam, ...)``): extend, collect finished hypotheses, drop done sentences."""
         beam, t = self.beam, s.t
         active = tf.shape(s.rows)[0]
-        scores, normalizer, vocab, weights = self._shape_step(scores, weights, active)
-        top_scores, parent, token = self._candidates(s, scores, normalizer, vocab)
+        scores, vocab, weights = self._shape_step(scores, weights, active)
+        top_scores, parent, token = self._candidates(s, scores, vocab)
         is_eos = tf.equal(token, self.eos_id)
         valid = top_scores > NEG_INF / 2
 
@@ -369,16 +366,18 @@ class _BeamSearch:
         kept["states"] = _keep(tf.repeat(keep, self.beam), s.states)
         return s._replace(**kept)
 
-    def _candidates(self, s: _Beams, scores: tf.Tensor, normalizer: tf.Tensor, vocab):
+    def _candidates(self, s: _Beams, scores: tf.Tensor, vocab):
         """The ``2 * beam`` best extensions ``(active, 2 * beam)``: total log-probs, parent beam
         and token. Twice the beam always leaves ``beam`` that do not end (at most ``beam`` are
         EOS). At its length limit a sentence may only end: its candidates are its beams + EOS
         (patched in after the top-k, which is cheaper than masking the whole vocabulary).
-        A beam's log-probabilities are its ``scores`` minus its ``normalizer``: the shift is
+        A beam's log-probabilities are its ``scores`` minus its log-normaliser: the shift is
         added to the beam's total, not to every entry of the vocabulary."""
         beam = self.beam
+        top_scores, top_index, normalizer = normalized_top_extensions(
+            scores, s.alive_log_probs, 2 * beam
+        )
         base = s.alive_log_probs - normalizer  # (active, beam)
-        top_scores, top_index = top_extensions(scores, base, 2 * beam)
         parent, token = top_index // vocab, top_index % vocab
         forced = (s.t >= s.lengths)[:, None]
         ending = base + scores[:, :, self.eos_id]  # (active, beam)
@@ -426,27 +425,54 @@ def top_extensions(log_probs: tf.Tensor, base: tf.Tensor, k: int) -> tuple[tf.Te
     entries lies in one of them), then ``top_k`` over those ``k * size`` entries only. The sum
     is never formed over the whole vocabulary: a beam's ``base`` shifts its groups' maxima alike.
     """
-    vocab = log_probs.shape[-1]
-    beam = log_probs.shape[1]
+    return _top_extensions(log_probs, base, k, normalize=False)[:2]
+
+
+def normalized_top_extensions(
+    scores: tf.Tensor, base: tf.Tensor, k: int
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``top_extensions`` of ``log_softmax(scores)`` without forming it: also returns each
+    beam's log-normaliser ``(batch, beam)`` (as ``argmax_and_normalizer``, whose argmax comes
+    from the same group maxima, so the vocabulary is read once for both)."""
+    return _top_extensions(scores, base, k, normalize=True)
+
+
+def _top_extensions(scores: tf.Tensor, base: tf.Tensor, k: int, normalize: bool):
+    vocab = scores.shape[-1]
+    beam = scores.shape[1]
     if vocab is None or beam is None or vocab < 32 * k:
-        total = base[:, :, None] + log_probs
+        normalizer = tf.zeros_like(base)
+        if normalize:
+            flat = tf.reshape(scores, [-1, tf.shape(scores)[-1]])
+            normalizer = tf.reshape(argmax_and_normalizer(flat)[1], tf.shape(base))
+        total = (base - normalizer)[:, :, None] + scores
         shape = tf.shape(total)
-        return tf.math.top_k(tf.reshape(total, [shape[0], -1]), k=k)
+        top, index = tf.math.top_k(tf.reshape(total, [shape[0], -1]), k=k)
+        return top, index, normalizer
     size = _group_size(vocab, beam * vocab // k)
     groups = -(-vocab // size)
-    x = log_probs
+    x = scores
     if groups * size > vocab:  # pad with -inf: never chosen before a real entry
         x = tf.pad(x, [[0, 0], [0, 0], [0, groups * size - vocab]], constant_values=float("-inf"))
     x = tf.reshape(x, [-1, beam, groups, size])
-    maxima = tf.reshape(tf.reduce_max(x, -1) + base[:, :, None], [-1, beam * groups])
+    group_maxima = tf.reduce_max(x, -1)  # (batch, beam, groups)
+    normalizer = tf.zeros_like(base)
+    if normalize:  # logsumexp = best - log(softmax[best]), as argmax_and_normalizer
+        group = tf.argmax(group_maxima, -1, output_type=tf.int32)  # (batch, beam)
+        within = tf.argmax(tf.gather(x, group, batch_dims=2), -1, output_type=tf.int32)
+        best = group * size + within
+        probs = tf.gather(tf.nn.softmax(scores), best, batch_dims=2)
+        normalizer = tf.gather(scores, best, batch_dims=2) - tf.math.log(probs)
+        base = base - normalizer
+    maxima = tf.reshape(group_maxima + base[:, :, None], [-1, beam * groups])
     x = tf.reshape(x, [-1, beam * groups, size])
     chosen = tf.sort(tf.math.top_k(maxima, k=k)[1], axis=-1)  # (batch, k), in index order
     shift = tf.gather(base, chosen // groups, batch_dims=1)  # (batch, k)
     candidates = tf.gather(x, chosen, batch_dims=1) + shift[:, :, None]  # (batch, k, size)
-    scores, position = tf.math.top_k(tf.reshape(candidates, [-1, k * size]), k=k)
+    top, position = tf.math.top_k(tf.reshape(candidates, [-1, k * size]), k=k)
     group = tf.gather(chosen, position // size, batch_dims=1)  # beam * groups + g
     index = (group // groups) * vocab + (group % groups) * size + position % size
-    return scores, index
+    return top, index, normalizer
 
 
 def argmax_and_normalizer(scores: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -15,6 +15,7 @@ from nmt.search import (
     beam_search,
     gnmt_penalty,
     greedy_search,
+    normalized_top_extensions,
     top_extensions,
 )
 
@@ -319,6 +320,26 @@ def test_top_extensions_is_exactly_flat_top_k(vocab, ties):
     scores, index = top_extensions(tf.constant(log_probs), tf.constant(base), 2 * beam)
     np.testing.assert_array_equal(scores.numpy(), want_scores.numpy())
     np.testing.assert_array_equal(index.numpy(), want_index.numpy())
+
+
+@pytest.mark.parametrize("vocab", [40, 8000, 8009])
+def test_normalized_top_extensions_equal_top_extensions_of_log_probabilities(vocab):
+    """Plain (40), grouped (8000) and padded groups (8009, a prime): the same tokens as
+    ``top_extensions`` of the log-softmax, scores and normalisers to float precision."""
+    rng = np.random.default_rng(vocab)
+    beam = 5
+    scores = (rng.normal(scale=3.0, size=(4, beam, vocab)) + 5.0).astype(np.float32)
+    base = rng.normal(size=(4, beam)).astype(np.float32)
+    base[:, 1:] = NEG_INF  # the first step: one live beam per sentence
+    log_probs = tf.nn.log_softmax(tf.constant(scores))
+    want_scores, want_index = top_extensions(log_probs, tf.constant(base), 2 * beam)
+    got_scores, got_index, normalizer = normalized_top_extensions(
+        tf.constant(scores), tf.constant(base), 2 * beam
+    )
+    np.testing.assert_array_equal(got_index.numpy(), want_index.numpy())
+    np.testing.assert_allclose(got_scores.numpy(), want_scores.numpy(), rtol=1e-5, atol=1e-4)
+    expected = tf.reduce_logsumexp(tf.constant(scores, tf.float64), -1).numpy()
+    np.testing.assert_allclose(normalizer.numpy(), expected, rtol=1e-6, atol=1e-5)
 
 
 def test_beam_finds_the_better_sequence_in_a_large_vocabulary():
