@@ -103,7 +103,7 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
     mean beam ``k`` costs ``k`` times greedy per sentence."""
     import tensorflow as tf
 
-    from nmt.search import argmax_and_normalizer, top_extensions
+    from nmt.search import argmax_and_normalizer, normalized_top_extensions
 
     model = translator.model
     tables = translator.decode_tables()  # as the translator's own search uses them
@@ -120,14 +120,13 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
             scores, states, _ = model.decode_step(
                 tokens, states, memory, mask, tables, normalize=False
             )
-            best, normalizer = argmax_and_normalizer(scores)
             if beam == 1:
-                tokens = best
+                tokens = argmax_and_normalizer(scores)[0]
             else:  # the search's own top-k over each sentence's beams
                 vocab = scores.shape[-1]
                 grouped = tf.reshape(scores, [-1, beam, vocab])
-                base = -tf.reshape(normalizer, [-1, beam])
-                index = top_extensions(grouped, base, 2 * beam)[1]
+                base = tf.zeros(tf.shape(grouped)[:2])
+                index = normalized_top_extensions(grouped, base, 2 * beam)[1]
                 tokens = tf.reshape(index[:, :beam] % vocab, [-1])
             return i + 1, tokens, states
 

@@ -440,12 +440,13 @@ def normalized_top_extensions(
 def _top_extensions(scores: tf.Tensor, base: tf.Tensor, k: int, normalize: bool):
     vocab = scores.shape[-1]
     beam = scores.shape[1]
+    normalizer = None
     if vocab is None or beam is None or vocab < 32 * k:
-        normalizer = tf.zeros_like(base)
         if normalize:
             flat = tf.reshape(scores, [-1, tf.shape(scores)[-1]])
             normalizer = tf.reshape(argmax_and_normalizer(flat)[1], tf.shape(base))
-        total = (base - normalizer)[:, :, None] + scores
+            base = base - normalizer
+        total = base[:, :, None] + scores
         shape = tf.shape(total)
         top, index = tf.math.top_k(tf.reshape(total, [shape[0], -1]), k=k)
         return top, index, normalizer
@@ -456,13 +457,8 @@ def _top_extensions(scores: tf.Tensor, base: tf.Tensor, k: int, normalize: bool)
         x = tf.pad(x, [[0, 0], [0, 0], [0, groups * size - vocab]], constant_values=float("-inf"))
     x = tf.reshape(x, [-1, beam, groups, size])
     group_maxima = tf.reduce_max(x, -1)  # (batch, beam, groups)
-    normalizer = tf.zeros_like(base)
-    if normalize:  # logsumexp = best - log(softmax[best]), as argmax_and_normalizer
-        group = tf.argmax(group_maxima, -1, output_type=tf.int32)  # (batch, beam)
-        within = tf.argmax(tf.gather(x, group, batch_dims=2), -1, output_type=tf.int32)
-        best = group * size + within
-        probs = tf.gather(tf.nn.softmax(scores), best, batch_dims=2)
-        normalizer = tf.gather(scores, best, batch_dims=2) - tf.math.log(probs)
+    if normalize:  # each beam's best entry from the same maxima, then its normaliser
+        normalizer = _normalizer_at(scores, _argmax_in_groups(x, group_maxima))
         base = base - normalizer
     maxima = tf.reshape(group_maxima + base[:, :, None], [-1, beam * groups])
     x = tf.reshape(x, [-1, beam * groups, size])
@@ -487,9 +483,25 @@ def argmax_and_normalizer(scores: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     ``softmax[best] >= 1 / vocab`` cannot underflow.
     """
     best = _argmax_last(scores)
-    probs = tf.nn.softmax(scores)
-    top = tf.gather(scores, best, batch_dims=1)
-    return best, top - tf.math.log(tf.gather(probs, best, batch_dims=1))
+    return best, _normalizer_at(scores, best)
+
+
+def _normalizer_at(scores: tf.Tensor, best: tf.Tensor) -> tf.Tensor:
+    """``logsumexp`` over the last axis of ``scores`` ``(..., vocab)`` from the softmax at
+    ``best`` ``(...)``, the index of each row's maximum: ``best_score - log(softmax[best])``."""
+    batch_dims = len(best.shape)
+    probs = tf.gather(tf.nn.softmax(scores), best, batch_dims=batch_dims)
+    return tf.gather(scores, best, batch_dims=batch_dims) - tf.math.log(probs)
+
+
+def _argmax_in_groups(grouped: tf.Tensor, maxima: tf.Tensor) -> tf.Tensor:
+    """The argmax over a row cut into groups: ``grouped`` ``(..., groups, size)`` and its
+    ``maxima = reduce_max(grouped, -1)`` -> the index in the row ``(...)`` int32 (the first
+    of ties, as ``tf.argmax``)."""
+    batch_dims = len(maxima.shape) - 1
+    group = tf.argmax(maxima, -1, output_type=tf.int32)
+    within = tf.argmax(tf.gather(grouped, group, batch_dims=batch_dims), -1, output_type=tf.int32)
+    return group * grouped.shape[-1] + within
 
 
 def _argmax_last(x: tf.Tensor) -> tf.Tensor:
@@ -500,14 +512,13 @@ def _argmax_last(x: tf.Tensor) -> tf.Tensor:
     if not vocab or vocab < 64 or vocab % size:
         return tf.argmax(x, axis=-1, output_type=tf.int32)
     grouped = tf.reshape(x, [-1, vocab // size, size])
-    group = tf.argmax(tf.reduce_max(grouped, -1), axis=-1, output_type=tf.int32)
-    within = tf.argmax(tf.gather(grouped, group, batch_dims=1), axis=-1, output_type=tf.int32)
-    return group * size + within
+    return _argmax_in_groups(grouped, tf.reduce_max(grouped, -1))
 
 
 def _group_size(vocab: int, ideal_squared: int) -> int:
-    """About ``sqrt(ideal_squared)`` (which balances the group maxima against the candidates
-    for ``top_extensions``): a divisor of ``vocab`` near it if there is one (no padding copy)."""
+    """About ``sqrt(ideal_squared)`` (for ``top_extensions`` that balances the group maxima
+    against the candidates; for an argmax, ``ideal_squared = vocab``): a divisor of ``vocab``
+    near it if there is one (no padding copy)."""
     ideal = max(2, round(ideal_squared**0.5))
     for size in sorted(range(max(2, ideal // 2), 2 * ideal + 1), key=lambda s: abs(s - ideal)):
         if vocab % size == 0:
