@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
         "exact keeps searching while a longer hypothesis could still win",
     )
     add(
+        "--beam-prune",
+        type=float,
+        help="drop beam hypotheses more than this log-probability below their sentence's best "
+        "(default: the model's, normally 2.5; 0 keeps every beam)",
+    )
+    add(
         "--n-best",
         type=int,
         default=1,
@@ -96,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         translator.decode.length_penalty = args.alpha
     if args.stopping is not None:
         translator.decode.stopping = args.stopping
+    if args.beam_prune is not None:
+        translator.decode.beam_prune = args.beam_prune
     if args.max_tokens is not None:
         translator.max_source_tokens = args.max_tokens
     if (args.align or args.plot_attention) and not translator.has_attention:
@@ -122,6 +130,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--n-best {args.n_best} is larger than --beam {args.beam}"
     if args.chunk_lines < 1:
         return "--chunk-lines must be >= 1"
+    if args.beam_prune is not None and not args.beam_prune >= 0:
+        return "--beam-prune must be >= 0 (0: no pruning)"
     if args.max_tokens is not None and args.max_tokens < 1:
         return "--max-tokens must be >= 1"
     for name in ("input", "reference"):

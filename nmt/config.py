@@ -105,6 +105,11 @@ class DecodeConfig:
     # step could beat the finished ones (OpenNMT, Hugging Face); "exact" once none could even at
     # the maximum length (GNMT): slower, and rarely a different result
     stopping: Literal["heuristic", "exact"] = "heuristic"
+    # beam search drops a live hypothesis whose log-probability is more than this below its
+    # sentence's best live one, and stops computing it (GNMT's pruning, Sockeye's --beam-prune);
+    # 0 keeps every beam. At 2.5, beam 5 lost 0.02 and 0.01 dev BLEU on two en-es models and
+    # its throughput went up by 15% and 44% (README, Speed)
+    beam_prune: float = 2.5
     max_length_a: float = 2.0  # max output length = a * src_len + b
     max_length_b: int = 10
     # source pieces per translation batch, at every beam size: real pieces where the encoder
@@ -152,6 +157,8 @@ class Config:
             raise ConfigError("data.dev_size must be >= 1 and data.test_size >= 0")
         if self.decode.beam_size < 1:
             raise ConfigError("decode.beam_size must be >= 1")
+        if not self.decode.beam_prune >= 0.0:
+            raise ConfigError("decode.beam_prune must be >= 0 (0: no pruning)")
         if self.schema_version != SCHEMA_VERSION:
             raise ConfigError(
                 f"config schema_version {self.schema_version} is not supported "

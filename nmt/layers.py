@@ -120,6 +120,12 @@ class LuongAttention(keras.layers.Layer):
         return None
 
     def call(self, query, memory, memory_mask):
+        context, weights = self.attend(query, memory, memory_mask)
+        return self.combine(context, query), weights
+
+    def attend(self, query, memory, memory_mask):
+        """``query`` ``(batch, tgt_len, hidden_dim)`` -> the context ``(batch, tgt_len,
+        hidden_dim)`` and weights ``(batch, tgt_len, src_len)``."""
         if self.w_a is not None:
             # h . (W_a s) = (h W_a^T) . s: one product per query, not per source position (a
             # decoding step has one query per row against the whole memory of its sentence)
@@ -132,8 +138,11 @@ class LuongAttention(keras.layers.Layer):
         big = 1e9 if keras.backend.standardize_dtype(scores.dtype) == "float32" else 3e4
         scores = ops.where(mask, scores, -big)
         weights = ops.softmax(scores, axis=-1)
-        context = ops.matmul(weights, memory)  # (batch, tgt_len, hidden_dim)
-        return self.w_c(ops.concatenate([context, query], axis=-1)), weights
+        return ops.matmul(weights, memory), weights
+
+    def combine(self, context, query):
+        """The attentional vector ``tanh(W_c [c; h])`` ``(..., output_dim)``."""
+        return self.w_c(ops.concatenate([context, query], axis=-1))
 
     def get_config(self):
         config = super().get_config()
@@ -215,15 +224,19 @@ class Decoder(keras.layers.Layer):
         cell = self.rnns[0].cell
         return ops.add(ops.matmul(embeddings, cell.kernel), cell.bias)
 
-    def step(self, inputs, states, memory, memory_mask, projected: bool = False):
+    def step(
+        self, inputs, states, memory, memory_mask, projected: bool = False, slots=None, beams=1
+    ):
         """One decoding step.
 
         ``inputs`` ``(rows, embedding_dim)``, or with ``projected`` the rows of ``input_table``
         ``(rows, 4 * hidden_dim)``; ``states`` a list of ``[h, c]`` per layer, each
         ``(rows, hidden_dim)``; ``memory`` ``(sentences, src_len, hidden_dim)`` and its mask
-        ``(sentences, src_len)``, where ``rows`` is ``sentences * beams`` with the beams of a
-        sentence adjacent (the memory is not copied per beam). Returns ``(rows, output_dim)``,
-        the new states and attention weights ``(rows, src_len)`` (None without attention).
+        ``(sentences, src_len)`` (not copied per beam). Without ``slots``, ``rows`` is
+        ``sentences * beams`` with the beams of a sentence adjacent; with ``slots`` ``(rows,)``
+        int32, row ``i`` is beam ``slots[i] % beams`` of sentence ``slots[i] // beams`` and
+        other beams have no row (``nmt.search.Rows``). Returns ``(rows, output_dim)``, the new
+        states and attention weights ``(rows, src_len)`` (None without attention).
         """
         x = inputs
         new_states = []
@@ -233,12 +246,19 @@ class Decoder(keras.layers.Layer):
             else:
                 x, (h, c) = rnn.cell(x, [h, c], training=False)
             new_states.append([h, c])
-        rows = ops.shape(x)[0]
-        query = ops.reshape(x, (ops.shape(memory)[0], -1, self.hidden_dim))  # (sentences, beams, h)
-        out, weights = self._output(query, memory, memory_mask)
-        out = ops.reshape(out, (rows, self.output_dim))
-        weights = None if weights is None else ops.reshape(weights, (rows, -1))
-        return out, new_states, weights
+        if self.attention is None:
+            return self.bridge(x), new_states, None
+        sentences = ops.shape(memory)[0]
+        query = x
+        if slots is not None:  # one row per beam slot for the attention's batched products
+            query = ops.scatter(slots[:, None], x, (sentences * beams, self.hidden_dim))
+        query = ops.reshape(query, (sentences, -1, self.hidden_dim))  # (sentences, beams, h)
+        context, weights = self.attention.attend(query, memory, memory_mask)
+        context = ops.reshape(context, (-1, self.hidden_dim))
+        weights = ops.reshape(weights, (ops.shape(context)[0], -1))
+        if slots is not None:
+            context, weights = ops.take(context, slots, axis=0), ops.take(weights, slots, axis=0)
+        return self.attention.combine(context, x), new_states, weights
 
     def get_config(self):
         config = super().get_config()

@@ -136,19 +136,22 @@ class Seq2Seq(keras.Model):
             tables["output"] = ops.transpose(embeddings)
         return tables
 
-    def decode_step(self, tokens, states, memory, src_mask, tables=None, normalize=True):
+    def decode_step(
+        self, tokens, states, memory, src_mask, tables=None, normalize=True, slots=None, beams=1
+    ):
         """``tokens`` ``(rows,)`` -> log-probabilities ``(rows, tgt_vocabulary_size)`` (with
         ``normalize=False`` the float32 logits, which ``nmt.search`` normalises more cheaply
         itself), new states, attention weights ``(rows, src_len)`` or None. ``memory`` and
-        ``src_mask`` have one row per sentence, ``rows`` is ``sentences * beams`` (see
-        ``Decoder.step``). ``tables``: ``decode_tables()`` of the current weights, or None."""
+        ``src_mask`` have one row per sentence; ``rows`` is ``sentences * beams``, or with
+        ``slots`` the beams those name (see ``Decoder.step``). ``tables``: ``decode_tables()``
+        of the current weights, or None."""
         tables = tables or {}
         if "input" in tables:
             x = ops.take(tables["input"], tokens, axis=0)
         else:
             x = ops.take(self.tgt_embedding.embeddings, tokens, axis=0)  # no mask on one step
         out, states, weights = self.decoder.step(
-            x, states, memory, src_mask, projected="input" in tables
+            x, states, memory, src_mask, projected="input" in tables, slots=slots, beams=beams
         )
         logits = self._logits(out, tables.get("output"))
         if not normalize:

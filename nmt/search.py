@@ -1,14 +1,14 @@
 """Search strategies over a step function; they know nothing of the model's insides.
 
-A step function has the signature ``step_fn(tokens, states, context) -> (scores, states,
+A step function has the signature ``step_fn(tokens, states, context, rows) -> (scores, states,
 attention)``: ``tokens`` ``(rows,)`` int32, ``states`` any nest of ``(rows, ...)`` tensors,
 ``context`` a nest of ``(sentences, ...)`` tensors that never change during search (the encoder
 memory), ``scores`` ``(rows, vocab)`` logits or log-probabilities (the search normalises them:
 a log-softmax leaves log-probabilities as they are), ``attention`` ``(rows, src_len)`` or None.
-``rows`` is ``sentences * beams``, the beams of one sentence adjacent: a step function pairs
-row ``i`` with context row ``i // beams`` (greedy search and the first beam step: one row per
-sentence). The context is never copied per beam: attention over it is one small matrix product
-per sentence.
+``rows`` tells which sentence (context row) each row belongs to: None in greedy search (row
+``i`` is sentence ``i``), and a ``Rows`` in beam search, whose beams that are empty or pruned
+have no row at all. The context is never copied per beam: attention over it is one small matrix
+product per sentence.
 All functions here are traceable inside ``tf.function``.
 """
 
@@ -19,7 +19,17 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
-StepFn = Callable[[tf.Tensor, Any, Any], tuple[tf.Tensor, Any, Any]]
+
+class Rows(NamedTuple):
+    """Where the rows of a beam step sit: row ``i`` is beam ``slots[i] % beams`` of sentence
+    ``slots[i] // beams`` (its context row). ``slots`` ``(rows,)`` int32, increasing; a step
+    function that needs one row per slot scatters into ``(sentences * beams, ...)``."""
+
+    slots: tf.Tensor
+    beams: int
+
+
+StepFn = Callable[[tf.Tensor, Any, Any, "Rows | None"], tuple[tf.Tensor, Any, Any]]
 
 
 class SearchResult(NamedTuple):
@@ -71,7 +81,7 @@ def greedy_search(
         return tf.logical_and(t < limit, tf.size(rows) > 0)
 
     def body(t, rows, tokens, states, context, lengths, total, out, attn):
-        scores, states, weights = step_fn(tokens, states, context)
+        scores, states, weights = step_fn(tokens, states, context, None)
         scores = tf.cast(scores, tf.float32)
         best, normalizer = argmax_and_normalizer(scores)
         best = tf.where(t >= lengths, eos_id, best)
@@ -145,17 +155,21 @@ def beam_search(
     pad_id: int = 0,
     src_len: tf.Tensor | None = None,
     stopping: str = "heuristic",
+    prune: float = 0.0,
 ) -> SearchResult:
     """Batched beam search with GNMT length normalisation, in one ``tf.while_loop``.
 
-    All sentences and all their beams run together as ``batch * beam_size`` rows of ``step_fn``.
-    A hypothesis that emits EOS joins its sentence's finished list, which keeps the ``n_best``
-    best by normalised score ``log_prob / gnmt_penalty(length, length_penalty)``. A sentence is
-    done when no alive hypothesis can still beat its ``n_best``-th finished one: with
-    ``stopping="exact"`` even if every further token had probability 1 and the hypothesis grew to
-    its maximum length (the bound of GNMT / tensor2tensor); with ``"heuristic"`` (OpenNMT,
-    Hugging Face) if it ended at the next step, which stops far sooner and rarely changes the
-    result. At ``max_lengths`` ``(batch,)`` only EOS may follow.
+    All sentences and all their beams run together as rows of ``step_fn`` (at most
+    ``batch * beam_size``; see ``Rows``). A hypothesis that emits EOS joins its sentence's
+    finished list, which keeps the ``n_best`` best by normalised score
+    ``log_prob / gnmt_penalty(length, length_penalty)``. A sentence is done when no alive
+    hypothesis can still beat its ``n_best``-th finished one: with ``stopping="exact"`` even if
+    every further token had probability 1 and the hypothesis grew to its maximum length (the
+    bound of GNMT / tensor2tensor); with ``"heuristic"`` (OpenNMT, Hugging Face) if it ended at
+    the next step, which stops far sooner and rarely changes the result. At ``max_lengths``
+    ``(batch,)`` only EOS may follow. ``prune`` > 0: an alive hypothesis whose log-probability
+    is more than ``prune`` below its sentence's best alive one is dropped (GNMT's pruning,
+    Sockeye's ``--beam-prune``), and its row leaves the step function's batch; 0 keeps all.
     ``beam_size=1`` is exactly ``greedy_search`` (scores normalised the same way). Returns a
     SearchResult, hypotheses best first; with ``src_len`` set, attention is collected.
     """
@@ -165,6 +179,8 @@ def beam_search(
         )
     if stopping not in STOPPING:
         raise ValueError(f"stopping must be one of {STOPPING}, got {stopping!r}")
+    if not prune >= 0.0:
+        raise ValueError(f"prune must be >= 0, got {prune}")
     alpha = float(length_penalty)
     if beam_size == 1:
         result = greedy_search(
@@ -174,20 +190,23 @@ def beam_search(
         return result._replace(scores=result.log_probs / gnmt_penalty(lengths, alpha))
     search = _BeamSearch(
         step_fn, context, max_lengths, eos_id, beam_size, n_best, alpha, pad_id, src_len,
-        exact=stopping == "exact",
+        exact=stopping == "exact", prune=float(prune),
     )  # fmt: skip
     return search.run(states, bos_id)
 
 
 class _Beams(NamedTuple):
     """Loop state. Sentences still searching are ``rows`` of the batch; their ``alive_*`` are
-    ``(active, beam, ...)``, ``states`` ``(active * beam, ...)`` and ``context``
-    ``(active, ...)``. ``fin_*`` are ``(batch, n_best, ...)`` for the whole batch. Sequences
-    are ``(..., limit)``, attention ``(..., limit, src_len)`` or an empty tensor."""
+    ``(active, beam, ...)`` (an empty or pruned beam has log-prob ``NEG_INF``) and ``context``
+    ``(active, ...)``. Only live beams have a step row: ``slots`` ``(live,)`` (see ``Rows``),
+    ``tokens`` ``(live,)`` and ``states`` ``(live, ...)``. ``fin_*`` are ``(batch, n_best, ...)``
+    for the whole batch. Sequences are ``(..., limit)``, attention ``(..., limit, src_len)`` or
+    an empty tensor."""
 
     t: tf.Tensor
     rows: tf.Tensor
     lengths: tf.Tensor
+    slots: tf.Tensor
     tokens: tf.Tensor
     states: Any
     context: Any
@@ -217,18 +236,28 @@ def _free_batch(x: tf.Tensor) -> tf.TensorShape:
     return tf.TensorShape([None]).concatenate(x.shape[1:])
 
 
+def _to_slots(values: tf.Tensor, slots: tf.Tensor, count, fill) -> tf.Tensor:
+    """Rows ``values`` ``(live, ...)`` placed at ``slots`` of a ``(count, ...)`` tensor whose
+    other rows are ``fill``."""
+    shape = tf.concat([[count], tf.shape(values)[1:]], 0)
+    return tf.tensor_scatter_nd_update(tf.fill(shape, fill), slots[:, None], values)
+
+
 class _BeamSearch:
     """The pieces of ``beam_search``: initial state, loop condition, one step, the result.
 
     A sentence that is done leaves the step function's batch (its rows are dropped from states
-    and context), so one long sentence does not keep the whole batch computing.
+    and context), so one long sentence does not keep the whole batch computing; so does a beam
+    that is empty (step 0 has one) or pruned.
     """
 
     def __init__(
-        self, step_fn, context, max_lengths, eos_id, beam, n_best, alpha, pad_id, src_len, exact
-    ):
+        self, step_fn, context, max_lengths, eos_id, beam, n_best, alpha, pad_id, src_len, exact,
+        prune,
+    ):  # fmt: skip
         self.step_fn = step_fn
         self.exact = exact
+        self.prune = prune
         self.context = context
         self.max_lengths = tf.cast(max_lengths, tf.int32)
         self.eos_id, self.beam, self.n_best, self.alpha = eos_id, beam, n_best, alpha
@@ -250,8 +279,9 @@ class _BeamSearch:
             t=tf.constant(0),
             rows=tf.range(batch),
             lengths=self.max_lengths,
-            tokens=tf.fill([batch, beam], tf.constant(bos_id, tf.int32)),
-            states=_tile(states, beam),
+            slots=tf.range(batch) * beam,  # step 0 runs one row per sentence
+            tokens=tf.fill([batch], tf.constant(bos_id, tf.int32)),
+            states=states,
             context=self.context,
             alive_log_probs=tf.tile(first_only[None], [batch, 1]),
             alive_seq=tf.fill([batch, beam, self.limit], tf.constant(self.pad_id, tf.int32)),
@@ -270,15 +300,10 @@ class _BeamSearch:
         )
         if not self.collect:
             invariants = invariants._replace(alive_attn=tf.TensorShape([0]))
-        # step 0 has one live beam per sentence: run it on the untiled batch, then copy
-        scores, states, weights = self.step_fn(init.tokens[:, 0], states, self.context)
-        if weights is not None:
-            weights = _tile(weights, beam)
-        first = self._advance(init, _tile(scores, beam), _tile(states, beam), weights)
         final = tf.while_loop(
             self._cond,
             self._body,
-            (first,),
+            (init,),
             shape_invariants=(invariants,),
             maximum_iterations=self.limit,
         )[0]
@@ -288,39 +313,43 @@ class _BeamSearch:
         return tf.logical_and(s.t < self.limit, tf.size(s.rows) > 0)
 
     def _body(self, s: _Beams):
-        scores, states, weights = self.step_fn(tf.reshape(s.tokens, [-1]), s.states, s.context)
-        return (self._advance(s, scores, states, weights),)
-
-    def _shape_step(self, scores, weights, active: tf.Tensor):
-        """Step outputs for all beams ``(active * beam, ...)`` -> unnormalised scores
-        ``(active, beam, vocab)`` and attention ``(active, beam, src_len)`` or None."""
-        vocab = scores.shape[-1] or tf.shape(scores)[-1]  # static when known
-        scores = tf.reshape(tf.cast(scores, tf.float32), [active, self.beam, vocab])
-        if self.collect:
-            if weights is None:  # a model without attention: report zeros
-                weights = tf.zeros([active * self.beam, self.src_len], tf.float32)
-            weights = tf.reshape(tf.cast(weights, tf.float32), [active, self.beam, -1])
-        return scores, vocab, weights
+        rows = Rows(s.slots, self.beam)
+        scores, states, weights = self.step_fn(s.tokens, s.states, s.context, rows)
+        return (self._advance(s, tf.cast(scores, tf.float32), states, weights),)
 
     def _advance(self, s: _Beams, scores, states, weights) -> _Beams:
-        """One search step from the step function's outputs for ``s``'s beams
-        (``(active * beam, ...)``): extend, collect finished hypotheses, drop done sentences."""
+        """One search step from the step function's outputs for ``s``'s live beams
+        (``(live, ...)``): extend, collect finished hypotheses, prune, drop done sentences."""
         beam, t = self.beam, s.t
         active = tf.shape(s.rows)[0]
-        scores, vocab, weights = self._shape_step(scores, weights, active)
-        top_scores, parent, token = self._candidates(s, scores, vocab)
+        slot_count = active * beam
+        # the row of each slot (0 for a slot without one: its log-prob is NEG_INF)
+        row_of = _to_slots(tf.range(tf.size(s.slots)), s.slots, slot_count, 0)
+        top_scores, parent, token, base = self._candidates(s, scores, row_of)
         is_eos = tf.equal(token, self.eos_id)
         valid = top_scores > NEG_INF / 2
 
-        # alive: the best candidates that did not end
+        # alive: the best candidates that did not end, less those pruned
         alive_scores, pick = tf.math.top_k(tf.where(is_eos, NEG_INF, top_scores), k=beam)
         alive_scores = tf.maximum(alive_scores, NEG_INF)
+        if self.prune > 0:
+            pruned = alive_scores < alive_scores[:, :1] - self.prune
+            alive_scores = tf.where(pruned, NEG_INF, alive_scores)
         alive_parent, alive_token = _gather(parent, pick), _gather(token, pick)
-        flat = tf.reshape(alive_parent + tf.range(active)[:, None] * beam, [-1])
-        states = tf.nest.map_structure(lambda x: tf.gather(x, flat), states)
+        live = tf.reshape(alive_scores > NEG_INF / 2, [-1])
+        slots = tf.cast(tf.reshape(tf.where(live), [-1]), tf.int32)  # the next step's rows
+        parent_slot = tf.reshape(alive_parent + tf.range(active)[:, None] * beam, [-1])
+        states = tf.nest.map_structure(
+            lambda x: tf.gather(x, tf.gather(row_of, tf.gather(parent_slot, slots))), states
+        )
+        tokens = tf.gather(tf.reshape(alive_token, [-1]), slots)
         alive_seq = _write(_gather(s.alive_seq, alive_parent), t, alive_token)
         alive_attn = s.alive_attn
         if self.collect:
+            if weights is None:  # a model without attention: report zeros
+                weights = tf.zeros([tf.size(s.slots), self.src_len], tf.float32)
+            weights = _to_slots(tf.cast(weights, tf.float32), s.slots, slot_count, 0.0)
+            weights = tf.reshape(weights, [active, beam, -1])
             alive_attn = _write(
                 _gather(s.alive_attn, alive_parent), t, _gather(weights, alive_parent)
             )
@@ -346,7 +375,7 @@ class _BeamSearch:
         done = self._cannot_improve(t, alive_scores[:, 0], fin_scores, s.lengths)
 
         new = _Beams(
-            t + 1, s.rows, s.lengths, alive_token, states, s.context, alive_scores, alive_seq,
+            t + 1, s.rows, s.lengths, slots, tokens, states, s.context, alive_scores, alive_seq,
             alive_attn,
             tf.tensor_scatter_nd_update(s.fin_scores, rows, fin_scores),
             tf.tensor_scatter_nd_update(s.fin_log_probs, rows, fin_log_probs),
@@ -358,35 +387,47 @@ class _BeamSearch:
     def _drop(self, s: _Beams, done: tf.Tensor) -> _Beams:
         """``s`` without the sentences that are ``done`` ``(active,)``."""
         keep = tf.logical_not(done)
-        per_sentence = ["rows", "lengths", "tokens", "alive_log_probs", "alive_seq"]
+        per_sentence = ["rows", "lengths", "alive_log_probs", "alive_seq"]
         if self.collect:
             per_sentence.append("alive_attn")
         kept = _keep(keep, {name: getattr(s, name) for name in per_sentence})
         kept["context"] = _keep(keep, s.context)
-        kept["states"] = _keep(tf.repeat(keep, self.beam), s.states)
+        sentence = s.slots // self.beam
+        renumbered = tf.gather(tf.cumsum(tf.cast(keep, tf.int32)) - 1, sentence)
+        live = {
+            "slots": renumbered * self.beam + s.slots % self.beam,
+            "tokens": s.tokens,
+            "states": s.states,
+        }
+        kept.update(_keep(tf.gather(keep, sentence), live))
         return s._replace(**kept)
 
-    def _candidates(self, s: _Beams, scores: tf.Tensor, vocab):
+    def _candidates(self, s: _Beams, scores: tf.Tensor, row_of: tf.Tensor):
         """The ``2 * beam`` best extensions ``(active, 2 * beam)``: total log-probs, parent beam
-        and token. Twice the beam always leaves ``beam`` that do not end (at most ``beam`` are
-        EOS). At its length limit a sentence may only end: its candidates are its beams + EOS
-        (patched in after the top-k, which is cheaper than masking the whole vocabulary).
-        A beam's log-probabilities are its ``scores`` minus its log-normaliser: the shift is
-        added to the beam's total, not to every entry of the vocabulary."""
+        and token, and each beam's log-prob less its log-normaliser ``(active, beam)``. Twice
+        the beam always leaves ``beam`` that do not end (at most ``beam`` are EOS). At its
+        length limit a sentence may only end: its candidates are its beams + EOS (patched in
+        after the top-k, which is cheaper than masking the whole vocabulary). A beam's
+        log-probabilities are its ``scores`` minus its log-normaliser: the shift is added to
+        the beam's total, not to every entry of the vocabulary."""
         beam = self.beam
-        top_scores, top_index, normalizer = normalized_top_extensions(
-            scores, s.alive_log_probs, 2 * beam
+        vocab = scores.shape[-1] or tf.shape(scores)[-1]  # static when known
+        top_scores, top_index, normalizer = _top_extensions(
+            scores, s.slots, row_of, s.alive_log_probs, 2 * beam, normalize=True
         )
-        base = s.alive_log_probs - normalizer  # (active, beam)
+        normalizer = _to_slots(normalizer, s.slots, tf.size(s.alive_log_probs), 0.0)
+        base = s.alive_log_probs - tf.reshape(normalizer, tf.shape(s.alive_log_probs))
         parent, token = top_index // vocab, top_index % vocab
         forced = (s.t >= s.lengths)[:, None]
-        ending = base + scores[:, :, self.eos_id]  # (active, beam)
-        ending = tf.concat([ending, tf.fill(tf.shape(ending), NEG_INF)], 1)
+        ending = tf.reshape(
+            _to_slots(scores[:, self.eos_id], s.slots, tf.size(base), NEG_INF), tf.shape(base)
+        )
+        ending = tf.concat([base + ending, tf.fill(tf.shape(ending), NEG_INF)], 1)
         slots = tf.range(2 * beam)[None]
         top_scores = tf.where(forced, ending, top_scores)
         parent = tf.where(forced, slots % beam, parent)
         token = tf.where(forced, tf.where(slots < beam, self.eos_id, self.pad_id), token)
-        return top_scores, parent, token
+        return top_scores, parent, token, base
 
     def _cannot_improve(self, t, best_alive, fin_scores, lengths) -> tf.Tensor:
         """``(active,)``: no alive hypothesis can beat the ``n_best``-th finished one. Exact:
@@ -425,7 +466,7 @@ def top_extensions(log_probs: tf.Tensor, base: tf.Tensor, k: int) -> tuple[tf.Te
     entries lies in one of them), then ``top_k`` over those ``k * size`` entries only. The sum
     is never formed over the whole vocabulary: a beam's ``base`` shifts its groups' maxima alike.
     """
-    return _top_extensions(log_probs, base, k, normalize=False)[:2]
+    return _dense_top_extensions(log_probs, base, k, normalize=False)[:2]
 
 
 def normalized_top_extensions(
@@ -434,37 +475,63 @@ def normalized_top_extensions(
     """``top_extensions`` of ``log_softmax(scores)`` without forming it: also returns each
     beam's log-normaliser ``(batch, beam)`` (as ``argmax_and_normalizer``, whose argmax comes
     from the same group maxima, so the vocabulary is read once for both)."""
-    return _top_extensions(scores, base, k, normalize=True)
+    top, index, normalizer = _dense_top_extensions(scores, base, k, normalize=True)
+    return top, index, tf.reshape(normalizer, tf.shape(base))
 
 
-def _top_extensions(scores: tf.Tensor, base: tf.Tensor, k: int, normalize: bool):
+def _dense_top_extensions(scores: tf.Tensor, base: tf.Tensor, k: int, normalize: bool):
+    """``_top_extensions`` with a row for every beam: ``scores`` ``(batch, beam, vocab)``."""
+    slots = tf.range(tf.shape(scores)[0] * tf.shape(scores)[1])
+    flat = tf.ensure_shape(tf.reshape(scores, [-1, tf.shape(scores)[-1]]), [None, scores.shape[-1]])
+    return _top_extensions(flat, slots, slots, base, k, normalize)
+
+
+def _top_extensions(
+    scores: tf.Tensor,
+    slots: tf.Tensor,
+    row_of: tf.Tensor,
+    base: tf.Tensor,
+    k: int,
+    normalize: bool,
+):
+    """The ``k`` best extensions over the beams of each sentence, from step rows that cover
+    only some beams. ``scores`` ``(rows, vocab)`` at ``slots`` ``(rows,)`` of the
+    ``(batch, beam)`` beams, ``row_of`` ``(batch * beam,)`` the inverse (any row for a slot
+    without one), ``base`` ``(batch, beam)`` the beams' totals (``NEG_INF`` where no row).
+    With ``normalize``, ``scores`` are logits and each row's log-normaliser is subtracted.
+    Returns top scores and flat indices ``(batch, k)`` as ``top_extensions``, and the rows'
+    log-normalisers ``(rows,)`` (zeros without ``normalize``)."""
     vocab = scores.shape[-1]
-    beam = scores.shape[1]
-    normalizer = None
+    beam = base.shape[1]
+    count = tf.size(base)
+    flat_base = tf.reshape(base, [-1])
     if vocab is None or beam is None or vocab < 32 * k:
+        normalizer = tf.zeros(tf.shape(slots), scores.dtype)
         if normalize:
-            flat = tf.reshape(scores, [-1, tf.shape(scores)[-1]])
-            normalizer = tf.reshape(argmax_and_normalizer(flat)[1], tf.shape(base))
-            base = base - normalizer
-        total = base[:, :, None] + scores
-        shape = tf.shape(total)
-        top, index = tf.math.top_k(tf.reshape(total, [shape[0], -1]), k=k)
+            normalizer = argmax_and_normalizer(scores)[1]
+        row_base = tf.gather(flat_base, slots) - normalizer
+        total = _to_slots(row_base[:, None] + scores, slots, count, NEG_INF + NEG_INF)
+        top, index = tf.math.top_k(tf.reshape(total, [tf.shape(base)[0], -1]), k=k)
         return top, index, normalizer
     size = _group_size(vocab, beam * vocab // k)
     groups = -(-vocab // size)
     x = scores
     if groups * size > vocab:  # pad with -inf: never chosen before a real entry
-        x = tf.pad(x, [[0, 0], [0, 0], [0, groups * size - vocab]], constant_values=float("-inf"))
-    x = tf.reshape(x, [-1, beam, groups, size])
-    group_maxima = tf.reduce_max(x, -1)  # (batch, beam, groups)
-    if normalize:  # each beam's best entry from the same maxima, then its normaliser
+        x = tf.pad(x, [[0, 0], [0, groups * size - vocab]], constant_values=float("-inf"))
+    x = tf.reshape(x, [-1, groups, size])
+    group_maxima = tf.reduce_max(x, -1)  # (rows, groups)
+    normalizer = tf.zeros(tf.shape(slots), scores.dtype)
+    if normalize:  # each row's best entry from the same maxima, then its normaliser
         normalizer = _normalizer_at(scores, _argmax_in_groups(x, group_maxima))
-        base = base - normalizer
-    maxima = tf.reshape(group_maxima + base[:, :, None], [-1, beam * groups])
-    x = tf.reshape(x, [-1, beam * groups, size])
+    row_base = tf.gather(flat_base, slots) - normalizer
+    shifted = tf.reshape(_to_slots(row_base, slots, count, NEG_INF), tf.shape(base))
+    maxima = _to_slots(group_maxima + row_base[:, None], slots, count, float("-inf"))
+    maxima = tf.reshape(maxima, [-1, beam * groups])
     chosen = tf.sort(tf.math.top_k(maxima, k=k)[1], axis=-1)  # (batch, k), in index order
-    shift = tf.gather(base, chosen // groups, batch_dims=1)  # (batch, k)
-    candidates = tf.gather(x, chosen, batch_dims=1) + shift[:, :, None]  # (batch, k, size)
+    slot = tf.range(tf.shape(base)[0])[:, None] * beam + chosen // groups  # (batch, k)
+    shift = tf.gather(tf.reshape(shifted, [-1]), slot)  # (batch, k)
+    row_group = tf.gather(row_of, slot) * groups + chosen % groups
+    candidates = tf.gather(tf.reshape(x, [-1, size]), row_group) + shift[:, :, None]
     top, position = tf.math.top_k(tf.reshape(candidates, [-1, k * size]), k=k)
     group = tf.gather(chosen, position // size, batch_dims=1)  # beam * groups + g
     index = (group // groups) * vocab + (group % groups) * size + position % size
@@ -524,8 +591,3 @@ def _group_size(vocab: int, ideal_squared: int) -> int:
         if vocab % size == 0:
             return size
     return ideal
-
-
-def _tile(nest: Any, beam: int) -> Any:
-    """Repeat every ``(batch, ...)`` tensor of a nest to ``(batch * beam, ...)``, beams adjacent."""
-    return tf.nest.map_structure(lambda x: tf.repeat(x, beam, axis=0), nest)

@@ -102,7 +102,7 @@ class Translator:
     def _key(self, beam_size: int, n_best: int, with_attention: bool) -> tuple:
         return (
             beam_size, n_best, with_attention, float(self.decode.length_penalty),
-            self.decode.stopping, self.packed,
+            self.decode.stopping, float(self.decode.beam_prune), self.packed,
         )  # fmt: skip
 
     def compile(self, beam_size: int | None = None, n_best: int = 1, with_attention: bool = False):
@@ -157,10 +157,11 @@ class Translator:
             + self.decode.max_length_b
         )
 
-        def step(tokens, states, context):
+        def step(tokens, states, context, rows):
             memory, src_mask = context
+            slots, beams = (None, 1) if rows is None else rows
             return model.decode_step(
-                tokens, states, memory, src_mask, tables=tables, normalize=False
+                tokens, states, memory, src_mask, tables, normalize=False, slots=slots, beams=beams
             )
 
         src_len = tf.shape(src)[1] if with_attention else None
@@ -181,6 +182,7 @@ class Translator:
             pad_id=PAD_ID,
             src_len=src_len,
             stopping=self.decode.stopping,
+            prune=float(self.decode.beam_prune),
         )
 
     # --- public API -------------------------------------------------------------------------

@@ -121,6 +121,7 @@ def test_reference_with_wrong_line_count_is_an_error(trained_run, tmp_path, caps
         (["-m", "/nonexistent/model"], "not found"),
         (["--beam", "0"], "--beam must be >= 1"),
         (["--beam", "2", "--n-best", "3"], "larger than --beam"),
+        (["--beam-prune", "-0.5"], "--beam-prune must be >= 0"),
         (["-i", "/nonexistent/input.txt"], "no such file"),
     ],
 )

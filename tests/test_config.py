@@ -38,6 +38,7 @@ def test_overrides_parse_types():
         ("train.jit_compile=3", "expected true/false"),
         ("model.dropout=1.5", "dropout"),
         ("model.hidden_dim=129", "even"),
+        ("decode.beam_prune=-1", "beam_prune"),
         ("hidden_dim", "section.key=value"),
     ],
 )

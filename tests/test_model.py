@@ -119,6 +119,38 @@ def test_decode_step_with_beams_reads_each_sentences_memory(attention):
             assert np.asarray(weights)[row, np.asarray(mask)[sentence] == 0].max(initial=0) < 1e-6
 
 
+@pytest.mark.parametrize("attention", ["dot", "general", "none"])
+def test_decode_step_on_some_beam_slots_equals_those_rows_of_all_slots(attention):
+    """With ``slots`` (beams pruned or empty have no row) each row gets what the same beam
+    gets when every slot has a row: its own sentence's memory, its own state."""
+    model = build_model(ModelConfig(attention=attention, **SMALL), 50, 60)
+    src = np.array([[5, 6, 7, 8], [9, 10, 0, 0], [11, 12, 13, 0]], dtype="int32")
+    memory, mask, states = model.encode(src)
+    beams = 3
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(4, 60, size=9).astype("int32")  # (sentences * beams,)
+    full_states = [
+        [rng.normal(size=(9, SMALL["hidden_dim"])).astype("float32") for _ in layer]
+        for layer in states
+    ]
+    full, full_new, full_weights = model.decode_step(tokens, full_states, memory, mask)
+    slots = np.array([1, 2, 4, 6, 7], dtype="int32")  # sentence 0: beams 1, 2; 1: 1; 2: 0, 1
+    some_states = [[x[slots] for x in layer] for layer in full_states]
+    some, some_new, some_weights = model.decode_step(
+        tokens[slots], some_states, memory, mask, slots=slots, beams=beams
+    )
+    np.testing.assert_allclose(np.asarray(some), np.asarray(full)[slots], atol=1e-5)
+    for layer, full_layer in zip(some_new, full_new):
+        for x, y in zip(layer, full_layer):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y)[slots], atol=1e-6)
+    if attention == "none":
+        assert some_weights is None
+    else:
+        np.testing.assert_allclose(
+            np.asarray(some_weights), np.asarray(full_weights)[slots], atol=1e-6
+        )
+
+
 def test_decode_step_from_the_decode_tables_matches_the_plain_step():
     model = build_model(ModelConfig(decoder_layers=2, **SMALL), 50, 60)
     src = np.array([[5, 6, 7, 8], [9, 10, 0, 0]], dtype="int32")

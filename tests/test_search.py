@@ -34,7 +34,7 @@ def markov_step(table: dict[int, dict[int, float]], vocab: int = VOCAB):
             matrix[prev, token] = math.log(prob)
     matrix = tf.constant(matrix)
 
-    def step(tokens, states, context):
+    def step(tokens, states, context, rows):
         return tf.gather(matrix, tokens), states, None
 
     return step
@@ -148,7 +148,7 @@ def prefix_step(seed: int):
     table[:, [EOS, A, B, C]] = logits - np.log(np.exp(logits).sum(1, keepdims=True))
     table_t = tf.constant(table)
 
-    def step(tokens, states, context):
+    def step(tokens, states, context, rows):
         (h,) = states
         h = (h * 31 + tokens) % PRIME
         return tf.gather(table_t, h), [h], None
@@ -221,8 +221,8 @@ def test_attention_is_collected_and_reordered_with_the_beams():
     step, _ = prefix_step(5)
     src_len = 4
 
-    def attending(tokens, states, context):
-        log_probs, new_states, _ = step(tokens, states, context)
+    def attending(tokens, states, context, rows):
+        log_probs, new_states, _ = step(tokens, states, context, rows)
         weights = tf.one_hot(new_states[0] % src_len, src_len)
         return log_probs, new_states, weights
 
@@ -277,8 +277,8 @@ def test_greedy_batch_with_early_endings_matches_one_by_one():
     step, _ = prefix_step(11)
     starts, limits = [3, 8, 1, 6, 2], [1, 6, 2, 7, 4]
 
-    def attending(tokens, states, context):
-        log_probs, new_states, _ = step(tokens, states, context)
+    def attending(tokens, states, context, rows):
+        log_probs, new_states, _ = step(tokens, states, context, rows)
         return log_probs, new_states, tf.one_hot(new_states[0] % 3, 3) + context
 
     def search(rows):
@@ -352,20 +352,26 @@ def test_beam_finds_the_better_sequence_in_a_large_vocabulary():
     assert beam.log_probs[0, 0].numpy() == pytest.approx(math.log(0.36), abs=1e-5)
 
 
-def test_beam_context_stays_one_row_per_sentence():
-    """The step function gets ``sentences * beam`` token rows, beams adjacent, and the context
-    with one row per sentence, also after finished sentences leave the batch: each sentence's
-    distribution comes from its context row, so batched search equals one-by-one."""
+@pytest.mark.parametrize("prune", [0.0, 0.7])
+def test_beam_context_stays_one_row_per_sentence(prune):
+    """The step function gets the context with one row per sentence, also after finished
+    sentences leave the batch, and ``Rows`` saying which sentence and beam each token row is:
+    each sentence's distribution comes from its context row, so batched search equals
+    one-by-one (pruning, too, is per sentence)."""
     step, _ = prefix_step(3)
     starts, limits = [3, 8, 1, 6], [2, 6, 3, 5]
 
-    def from_context(tokens, states, context):
-        beams = tf.shape(tokens)[0] // tf.shape(context)[0]
-        start = tf.repeat(context[:, 0], beams, axis=0)  # token row i: context row i // beams
+    def from_context(tokens, states, context, rows):
+        assert rows.beams == 3
+        start = tf.gather(context[:, 0], rows.slots // rows.beams)
+        tf.debugging.assert_less(rows.slots, tf.shape(context)[0] * 3, "slot past the batch")
+        tf.debugging.assert_positive(rows.slots[1:] - rows.slots[:-1], "slots not increasing")
         (h,) = states
         first = tf.reduce_all(h < 0)  # the first step runs one row per sentence
-        tf.debugging.assert_equal(beams, tf.where(first, 1, 3), "context copied per beam")
-        return step(tokens, [tf.where(h < 0, start, h)], context)
+        tf.debugging.assert_equal(
+            tf.logical_or(tf.logical_not(first), tf.reduce_all(rows.slots % 3 == 0)), True
+        )
+        return step(tokens, [tf.where(h < 0, start, h)], context, rows)
 
     def search(rows):
         return beam_search(
@@ -376,17 +382,56 @@ def test_beam_context_stays_one_row_per_sentence():
             BOS,
             EOS,
             beam_size=3,
-            n_best=2,
+            n_best=2 if prune == 0 else 1,
+            prune=prune,
         )
 
     together = search(range(4))
     for row in range(4):
         alone = search([row])
-        for k in range(2):
+        for k in range(together.tokens.shape[1]):
             assert strip(together.tokens[row, k].numpy()) == strip(alone.tokens[0, k].numpy())
         np.testing.assert_allclose(together.scores[row].numpy(), alone.scores[0].numpy(), 1e-5)
     starts_differ = {tuple(strip(together.tokens[row, 0].numpy())) for row in range(4)}
     assert len(starts_differ) > 1  # the context really steers the search
+
+
+def test_pruned_beams_leave_the_step_and_the_best_survives():
+    """After BOS, A is far likelier than B and C: with ``prune`` below their gap the step
+    function gets one row per sentence, not three; the result is the unpruned search's best."""
+    table = {BOS: {A: 0.9, B: 0.05, C: 0.05}, A: {D: 0.7, EOS: 0.3}, B: {EOS: 1.0},
+             C: {EOS: 1.0}, D: {EOS: 1.0}}  # fmt: skip
+    step = markov_step(table)
+    seen: list[int] = []
+
+    def counting(tokens, states, context, rows):
+        seen.append(int(tf.size(tokens)))
+        return step(tokens, states, context, rows)
+
+    plain = run(beam_search, counting, batch=2, beam_size=3)
+    plain_rows, seen[:] = list(seen), []
+    pruned = run(beam_search, counting, batch=2, beam_size=3, prune=2.0)  # log(0.9/0.05) = 2.9
+    assert plain_rows[:2] == [2, 6] and seen[:2] == [2, 2]
+    assert sum(seen) < sum(plain_rows)
+    np.testing.assert_array_equal(pruned.tokens[:, 0].numpy(), plain.tokens[:, 0].numpy())
+    np.testing.assert_allclose(pruned.scores[:, 0].numpy(), plain.scores[:, 0].numpy())
+    with pytest.raises(ValueError, match="prune"):
+        run(beam_search, step, beam_size=3, prune=-1.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pruning_only_narrows_the_search(seed):
+    """A pruned search never finds a better hypothesis than the full one, and a margin no
+    hypothesis falls below changes nothing."""
+    step, _ = prefix_step(seed)
+    starts = tf.constant([0, 5, 11, 17, 23])
+    args = ([starts], tf.zeros([5, 1]), tf.fill([5], 6), BOS, EOS)
+    full = beam_search(step, *args, beam_size=4, n_best=2)
+    wide = beam_search(step, *args, beam_size=4, n_best=2, prune=1e6)
+    narrow = beam_search(step, *args, beam_size=4, n_best=2, prune=0.5)
+    np.testing.assert_array_equal(wide.tokens.numpy(), full.tokens.numpy())
+    np.testing.assert_allclose(wide.scores.numpy(), full.scores.numpy())
+    assert np.all(narrow.scores[:, 0].numpy() <= full.scores[:, 0].numpy() + 1e-5)
 
 
 @pytest.mark.parametrize("vocab", [8, 100, 8000, 8003, 8009])
@@ -412,10 +457,10 @@ def test_search_normalises_logits_like_log_probabilities():
     rng = np.random.default_rng(0)
     table = tf.constant(rng.normal(scale=3.0, size=(VOCAB, VOCAB)).astype(np.float32) + 7.0)
 
-    def logits(tokens, states, context):
+    def logits(tokens, states, context, rows):
         return tf.gather(table, tokens), states, None
 
-    def log_probs(tokens, states, context):
+    def log_probs(tokens, states, context, rows):
         return tf.nn.log_softmax(tf.gather(table, tokens)), states, None
 
     lengths = tf.constant([4, 6, 5])
