@@ -9,6 +9,7 @@ fresh ``translate.py`` process, the wall time from process start to the first tr
 (the median of ``--startup-runs`` processes: on a small shared machine it varies by a second).
 
     python bench/translate_speed.py --model checkpoints/en-es --beams 1,5,10 --compare-exact
+    python bench/translate_speed.py --beams 1,5 --compare-prune --repeat 5
     python bench/translate_speed.py --beams 1,5 --max-batch-sizes 256,512 --no-startup
 
 ``--model`` defaults to the shipped ``checkpoints/en-es`` when it exists. The test split is
@@ -34,9 +35,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHIPPED = REPO / "checkpoints" / "en-es"
 
 
-def timed_pass(translator, sources: list[str], beam: int, stopping: str):
+def timed_pass(translator, sources: list[str], beam: int, stopping: str, prune: float):
     """One pass over ``sources`` at one setting: (seconds, hypotheses)."""
     translator.decode.stopping = stopping
+    translator.decode.beam_prune = prune
     start = time.perf_counter()
     hyps = translator.translate_detailed(sources, beam_size=beam)
     return time.perf_counter() - start, hyps
@@ -45,27 +47,27 @@ def timed_pass(translator, sources: list[str], beam: int, stopping: str):
 def measure_rounds(
     translator, sources: list[str], refs: list[str], settings: list[tuple], repeat: int
 ) -> list[dict]:
-    """Speed and quality of each ``(max_batch_size, beam, stopping)`` setting.
+    """Speed and quality of each ``(max_batch_size, beam, stopping, beam_prune)`` setting.
 
     The settings alternate: each of ``repeat`` rounds runs every setting once, so that a slow
     spell of a shared machine hits them alike. Speed is the median of a setting's passes; its
     ratio to greedy (same batch size) is the median of the ratios within each round."""
     from nmt.evaluation import score_corpus
 
-    for batch_size, beam, stopping in settings:  # trace each graph before timing
+    for batch_size, beam, stopping, prune in settings:  # trace each graph before timing
         translator.decode.max_batch_size = batch_size
-        timed_pass(translator, sources[:64], beam, stopping)
+        timed_pass(translator, sources[:64], beam, stopping, prune)
     passes: dict[tuple, list[float]] = {setting: [] for setting in settings}
     hyps: dict[tuple, list] = {}
     for _ in range(repeat):
         for setting in settings:
-            batch_size, beam, stopping = setting
+            batch_size, beam, stopping, prune = setting
             translator.decode.max_batch_size = batch_size
-            seconds, hyps[setting] = timed_pass(translator, sources, beam, stopping)
+            seconds, hyps[setting] = timed_pass(translator, sources, beam, stopping, prune)
             passes[setting].append(seconds)
     results = []
     for setting in settings:
-        batch_size, beam, stopping = setting
+        batch_size, beam, stopping, prune = setting
         seconds = _median(passes[setting])
         texts = [h[0].text for h in hyps[setting]]
         tokens = sum(len(h[0].tokens) for h in hyps[setting])
@@ -74,6 +76,7 @@ def measure_rounds(
             "max_batch_size": batch_size,
             "beam": beam,
             "stopping": stopping if beam > 1 else None,
+            "beam_prune": prune if beam > 1 else None,
             "sentences_per_sec": round(len(sources) / seconds, 1),
             "target_tokens_per_sec": round(tokens / seconds, 1),
             "seconds": round(seconds, 2),
@@ -191,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also run each beam > 1 with exact stopping (the default is the model's, heuristic)",
     )
     parser.add_argument(
+        "--compare-prune",
+        action="store_true",
+        help="also run each beam > 1 without pruning (beam_prune 0; the default is the model's)",
+    )
+    parser.add_argument(
         "--startup-runs",
         type=int,
         default=5,
@@ -231,15 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     sources, refs = rebuild_test_split(resolve_run_dir(args.model), args.data_dir)
     if args.limit:
         sources, refs = sources[: args.limit], refs[: args.limit]
-    default = translator.decode.stopping
-    runs = [(int(b), default) for b in args.beams.split(",")]
+    default, own_prune = translator.decode.stopping, translator.decode.beam_prune
+    runs = [(int(b), default, own_prune) for b in args.beams.split(",")]
     if args.compare_exact and default != "exact":
-        runs += [(beam, "exact") for beam, _ in runs if beam > 1]
+        runs += [(beam, "exact", own_prune) for beam, _, _ in runs if beam > 1]
+    if args.compare_prune and own_prune > 0:
+        runs += [(beam, stop, 0.0) for beam, stop, _ in runs if beam > 1]
     own_batch_size = translator.decode.max_batch_size
     batch_sizes = [int(x) for x in (args.max_batch_sizes or str(own_batch_size)).split(",")]
-    settings = [(size, beam, stop) for size in batch_sizes for beam, stop in runs]
+    settings = [(size, *run) for size in batch_sizes for run in runs]
     results = measure_rounds(translator, sources, refs, settings, args.repeat)
-    translator.decode.stopping = default
+    translator.decode.stopping, translator.decode.beam_prune = default, own_prune
     translator.decode.max_batch_size = own_batch_size
     report = {
         "model": str(args.model),
@@ -253,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     if args.step_cost:
-        beams = sorted({1} | {beam for beam, _ in runs})
+        beams = sorted({1} | {beam for beam, _, _ in runs})
         report["decoder_step_us_per_row"] = step_cost(translator, sources[:200], beams)
     greedy_bleu = {r["max_batch_size"]: r["bleu"] for r in results if r["beam"] == 1}
     for r in results:
