@@ -182,7 +182,8 @@ class Translator:
             pad_id=PAD_ID,
             src_len=src_len,
             stopping=self.decode.stopping,
-            prune=float(self.decode.beam_prune),
+            # an n-best list is asked for to see the alternatives: it is searched unpruned
+            prune=float(self.decode.beam_prune) if n_best == 1 else 0.0,
         )
 
     # --- public API -------------------------------------------------------------------------

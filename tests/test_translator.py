@@ -86,6 +86,27 @@ def test_n_best_lists_are_distinct_and_ordered(translator):
             assert h.score == pytest.approx(h.log_prob / ((5 + len(h.tokens) + 1) / 6) ** alpha)
 
 
+def test_pruning_keeps_the_best_translation_and_spares_n_best_lists(translator):
+    """The default pruned beam finds the unpruned beam's translations; n-best lists (which
+    are asked for to see the alternatives) are searched without pruning, so a tiny margin
+    changes nothing in them."""
+    decode = translator.decode
+    default_prune = decode.beam_prune
+    assert default_prune > 0
+    try:
+        pruned = translator.translate_detailed(SENTENCES, beam_size=4)
+        decode.beam_prune = 0.0
+        full = translator.translate_detailed(SENTENCES, beam_size=4)
+        full_lists = translator.translate_detailed(SENTENCES, beam_size=4, n_best=4)
+        decode.beam_prune = 0.01
+        narrow_lists = translator.translate_detailed(SENTENCES, beam_size=4, n_best=4)
+    finally:
+        decode.beam_prune = default_prune
+    assert [h[0].text for h in pruned] == [h[0].text for h in full] == EXPECTED
+    for a, b in zip(full_lists, narrow_lists):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+
+
 def test_order_and_empty_inputs_are_kept(translator):
     texts = ["", SENTENCES[1], "   ", SENTENCES[0], SENTENCES[2]]
     out = translator.translate(texts, beam_size=2)
