@@ -216,8 +216,10 @@ def test_small_beam_batch_matches_one_by_one():
         np.testing.assert_allclose(together.scores[row].numpy(), alone.scores[0].numpy(), 1e-5)
 
 
-def test_attention_is_collected_and_reordered_with_the_beams():
-    """The step function 'attends' to source position = its state hash mod src_len."""
+@pytest.mark.parametrize("prune", [0.0, 1.0])
+def test_attention_is_collected_and_reordered_with_the_beams(prune):
+    """The step function 'attends' to source position = its state hash mod src_len (also
+    when pruned beams have no row)."""
     step, _ = prefix_step(5)
     src_len = 4
 
@@ -228,7 +230,7 @@ def test_attention_is_collected_and_reordered_with_the_beams():
 
     result = beam_search(
         attending, [tf.constant([0, 9])], tf.zeros([2, 1]), tf.constant([4, 4]), BOS, EOS,
-        beam_size=3, n_best=2, src_len=tf.constant(src_len),
+        beam_size=3, n_best=2, src_len=tf.constant(src_len), prune=prune,
     )  # fmt: skip
     assert result.attention.shape[:3] == result.tokens.shape
     assert result.attention.shape[3] == src_len
