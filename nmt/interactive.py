@@ -15,8 +15,8 @@ from nmt.translator import Translator
 
 HELP = """Type a sentence and press Enter to translate it. Commands:
   :beam N      beam size (1 = greedy)          :nbest N   show the N best translations
-  :align       alignments on/off               :help      this text
-  :quit        leave (or Ctrl-D / Ctrl-C)"""
+  :prune X     beam pruning margin (0 = off)   :align     alignments on/off
+  :help        this text                       :quit      leave (or Ctrl-D / Ctrl-C)"""
 HISTORY_FILE = Path(os.environ.get("NMT_HISTORY_FILE", Path.home() / ".nmt_translate_history"))
 
 
@@ -62,6 +62,9 @@ class Session:
                 self.n_best = value
                 self.beam_size = max(self.beam_size, value)
             self._say(f"beam size {self.beam_size}, showing {self.n_best} best")
+        elif name == "prune" and len(args) == 1 and _non_negative(args[0]):
+            self.translator.decode.beam_prune = float(args[0])
+            self._say(f"beam pruning margin {float(args[0]):g}")
         elif name == "align":
             if not self.translator.has_attention:
                 self._say("this model has no attention, so no alignments")
@@ -96,6 +99,13 @@ class Session:
 
     def _say(self, text: str) -> None:
         print(text, file=self.err, flush=True)
+
+
+def _non_negative(text: str) -> bool:
+    try:
+        return float(text) >= 0.0
+    except ValueError:
+        return False
 
 
 def _setup_readline() -> object | None:

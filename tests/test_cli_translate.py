@@ -146,6 +146,8 @@ def test_interactive_session_commands(trained_run):
     assert re.fullmatch(r"   alignment: \d+-\d+( \d+-\d+)*", shown[1])
     assert sum(line[:2] in ("1.", "2.", "3.") for line in shown) == 3
     assert session.handle(":beam 2") and session.n_best == 2
+    assert session.handle(":prune 1.5") and session.translator.decode.beam_prune == 1.5
+    assert session.handle(":prune -1") and session.translator.decode.beam_prune == 1.5
     assert session.handle(":bogus") and "unknown command" in err.getvalue()
     assert session.handle(":help") and ":nbest N" in err.getvalue()
     assert session.handle("   ")
