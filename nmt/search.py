@@ -325,7 +325,7 @@ class _BeamSearch:
         slot_count = active * beam
         # the row of each slot (0 for a slot without one: its log-prob is NEG_INF)
         row_of = _to_slots(tf.range(tf.size(s.slots)), s.slots, slot_count, 0)
-        top_scores, parent, token, base = self._candidates(s, scores, row_of)
+        top_scores, parent, token = self._candidates(s, scores, row_of)
         is_eos = tf.equal(token, self.eos_id)
         valid = top_scores > NEG_INF / 2
 
@@ -404,12 +404,12 @@ class _BeamSearch:
 
     def _candidates(self, s: _Beams, scores: tf.Tensor, row_of: tf.Tensor):
         """The ``2 * beam`` best extensions ``(active, 2 * beam)``: total log-probs, parent beam
-        and token, and each beam's log-prob less its log-normaliser ``(active, beam)``. Twice
-        the beam always leaves ``beam`` that do not end (at most ``beam`` are EOS). At its
-        length limit a sentence may only end: its candidates are its beams + EOS (patched in
-        after the top-k, which is cheaper than masking the whole vocabulary). A beam's
-        log-probabilities are its ``scores`` minus its log-normaliser: the shift is added to
-        the beam's total, not to every entry of the vocabulary."""
+        and token, from the live beams' ``scores`` ``(live, vocab)``. Twice the beam always
+        leaves ``beam`` that do not end (at most ``beam`` are EOS). At its length limit a
+        sentence may only end: its candidates are its beams + EOS (patched in after the top-k,
+        which is cheaper than masking the whole vocabulary). A beam's log-probabilities are its
+        ``scores`` minus its log-normaliser: the shift is added to the beam's total, not to
+        every entry of the vocabulary."""
         beam = self.beam
         vocab = scores.shape[-1] or tf.shape(scores)[-1]  # static when known
         top_scores, top_index, normalizer = _top_extensions(
@@ -427,7 +427,7 @@ class _BeamSearch:
         top_scores = tf.where(forced, ending, top_scores)
         parent = tf.where(forced, slots % beam, parent)
         token = tf.where(forced, tf.where(slots < beam, self.eos_id, self.pad_id), token)
-        return top_scores, parent, token, base
+        return top_scores, parent, token
 
     def _cannot_improve(self, t, best_alive, fin_scores, lengths) -> tf.Tensor:
         """``(active,)``: no alive hypothesis can beat the ``n_best``-th finished one. Exact:
