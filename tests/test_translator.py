@@ -155,10 +155,21 @@ def test_search_graph_is_traced_once_per_setting(trained_run):
     assert fn.experimental_get_tracing_count() == 1
 
 
-def test_small_first_request_runs_eagerly_then_the_graph_takes_over(trained_run):
+def test_small_first_request_runs_eagerly_then_the_graph_takes_over(trained_run, monkeypatch):
+    """A small first 1-best request is answered in NumPy, one with n-best lists or attention
+    eagerly by TensorFlow; neither traces a graph, the next request does."""
     translator = Translator.from_checkpoint(trained_run)
+    ways = []
+    for name in ("_numpy_search", "_search"):
+        method = getattr(translator, name)
+        monkeypatch.setattr(
+            translator, name, lambda *a, m=method, n=name, **k: ways.append(n) or m(*a, **k)
+        )
     first = translator.translate_detailed(SENTENCES, beam_size=3)
-    assert not translator._functions  # answered without tracing a graph
+    assert not translator._functions and ways == ["_numpy_search"]
+    lists = translator.translate_detailed(SENTENCES, beam_size=2, n_best=2)
+    assert not translator._functions and ways[1:] == ["_search"]
+    assert [h[0].text for h in lists] == EXPECTED
     second = translator.translate_detailed(SENTENCES, beam_size=3)
     (fn,) = translator._functions.values()
     assert fn.experimental_get_tracing_count() == 1
@@ -167,8 +178,9 @@ def test_small_first_request_runs_eagerly_then_the_graph_takes_over(trained_run)
         [h[0].log_prob for h in second], abs=1e-5
     )
     translator.compile(beam_size=1)  # what interactive mode runs while the user types
+    ways.clear()
     translator.translate(SENTENCES[:1], beam_size=1)
-    assert len(translator._functions) == 2  # ready: no eager detour
+    assert len(translator._functions) == 2 and "_numpy_search" not in ways  # ready: no detour
 
 
 def test_beam_batches_keep_the_token_budget_and_cap_the_log_probabilities(trained_run, monkeypatch):
