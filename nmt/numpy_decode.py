@@ -3,9 +3,10 @@
 A small first request is answered while the compiled search graph does not exist yet. Run
 eagerly, TensorFlow costs 0.05-0.4 ms per operation on a small CPU, and a beam search of one
 sentence runs some 2,000 of them (0.7-1 s); NumPy runs the same arithmetic in a few
-milliseconds. ``NumpySeq2Seq`` mirrors ``Seq2Seq.encode`` / ``decode_step`` for one sentence,
-``numpy_search`` mirrors ``nmt.search`` (greedy, and beam search with GNMT length normalisation, its
-stopping rules and pruning) for a 1-best list; tests compare the two on real models.
+milliseconds. ``NumpySeq2Seq`` mirrors ``Seq2Seq.encode`` / ``decode_step`` for one
+sentence, ``numpy_search`` mirrors ``nmt.search`` (greedy, and beam search with GNMT length
+normalisation, its stopping rules and pruning) for a 1-best list; tests compare the two on
+trained and random models.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-NEG_INF = -1e9  # as nmt.search
+from nmt.packed import encoder_cells
+from nmt.search import NEG_INF
 
 
 class Found(NamedTuple):
@@ -56,11 +58,7 @@ class NumpySeq2Seq:
         self.tgt_embeddings = np.asarray(model.tgt_embedding.embeddings, np.float32)
         self.encoder_layers = []  # per layer: [forward cell weights, (backward cell weights)]
         for rnn in encoder.rnns:
-            cells = (
-                [rnn.forward_layer.cell, rnn.backward_layer.cell]
-                if encoder.bidirectional
-                else [rnn.cell]
-            )
+            cells = encoder_cells(rnn, encoder.bidirectional)
             self.encoder_layers.append([_cell_weights(cell) for cell in cells])
         self.decoder_layers = [_cell_weights(rnn.cell) for rnn in decoder.rnns]
         self.bridge_index = [
@@ -133,6 +131,7 @@ class NumpySeq2Seq:
 
 
 def gnmt_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty (as ``nmt.search.gnmt_penalty``) for a length counting EOS."""
     return ((5.0 + length) / 6.0) ** alpha
 
 

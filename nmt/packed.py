@@ -104,7 +104,7 @@ def _lstm_loop(
     return outputs.concat(), finals.concat()
 
 
-def _cells(rnn: Any, bidirectional: bool) -> list:
+def encoder_cells(rnn: Any, bidirectional: bool) -> list:
     """The LSTM cells of one encoder layer: forward (and backward)."""
     if bidirectional:
         return [rnn.forward_layer.cell, rnn.backward_layer.cell]
@@ -131,7 +131,7 @@ def packed_encode(
     inverse = tf.math.invert_permutation(pack.order)
     states = []
     for rnn in encoder.rnns:
-        cells = _cells(rnn, encoder.bidirectional)
+        cells = encoder_cells(rnn, encoder.bidirectional)
         inputs = [x, tf.gather(x, pack.reverse)][: len(cells)]
         projected = tf.stack(
             [

@@ -12,7 +12,7 @@ import tensorflow as tf
 from nmt.batching import budget_batches, pad_batch
 from nmt.config import Config, DecodeConfig
 from nmt.model import Seq2Seq
-from nmt.numpy_decode import NumpySeq2Seq, numpy_search
+from nmt.numpy_decode import NumpySeq2Seq, gnmt_penalty, numpy_search
 from nmt.search import SearchResult, beam_search, greedy_search
 from nmt.segment import split_ids
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer
@@ -46,11 +46,6 @@ class Hypothesis:
     score: float
     attention: np.ndarray | None = None
     src_tokens: list[int] = field(default_factory=list)
-
-
-def penalty(length: int, alpha: float) -> float:
-    """GNMT length penalty (as ``nmt.search.gnmt_penalty``) for a length counting EOS."""
-    return ((5.0 + length) / 6.0) ** alpha
 
 
 class Translator:
@@ -382,5 +377,5 @@ def _join(parts: list[list[Hypothesis]], alpha: float, with_attention: bool) -> 
                 attention[row : row + len(h.tokens), col : col + len(h.src_tokens)] = h.attention
             row, col = row + len(h.tokens), col + len(h.src_tokens)
     text = " ".join(h.text for h in best if h.text)
-    score = log_prob / penalty(len(tokens) + 1, alpha)
+    score = log_prob / gnmt_penalty(len(tokens) + 1, alpha)
     return Hypothesis(text, tokens, log_prob, score, attention, src_tokens)
