@@ -86,6 +86,7 @@ class Translator:
         self._functions: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._ready: set[tuple] = set()  # settings whose graph has run once
         self._eager_runs: set[tuple] = set()  # settings already answered eagerly once
+        self._compiling: set[tuple] = set()  # settings that compile() is tracing now
         self._numpy_model: NumpySeq2Seq | None = None
 
     @classmethod
@@ -112,8 +113,13 @@ class Translator:
         beam_size = beam_size or self.decode.beam_size
         n_best = max(1, min(n_best, beam_size))
         with_attention = with_attention and self.has_attention
-        self._search_fn(beam_size, n_best, with_attention)(tf.constant([[1]], tf.int32))
-        self._ready.add(self._key(beam_size, n_best, with_attention))
+        key = self._key(beam_size, n_best, with_attention)
+        self._compiling.add(key)
+        try:
+            self._search_fn(beam_size, n_best, with_attention)(tf.constant([[1]], tf.int32))
+            self._ready.add(key)
+        finally:
+            self._compiling.discard(key)
 
     def _search_fn(self, beam_size: int, n_best: int, with_attention: bool):
         """A ``tf.function`` ``src (batch, src_len) int32 -> SearchResult``, traced once."""
@@ -275,14 +281,20 @@ class Translator:
     def _pick_search(self, beam_size: int, n_best: int, with_attention: bool, lengths):
         """The compiled search, or, for a small first request while the graph is not ready,
         the same search run eagerly or in NumPy (the graph is compiled on the next request).
-        ``lengths``: the request's source lengths."""
+        While ``compile`` traces the graph in another thread, small requests keep going to
+        NumPy. ``lengths``: the request's source lengths."""
         key = self._key(beam_size, n_best, with_attention)
-        count = len(lengths)
-        if key not in self._ready and key not in self._eager_runs and count <= EAGER_FIRST_CALL:
+        alpha = float(self.decode.length_penalty)
+        small = len(lengths) <= EAGER_FIRST_CALL
+        numpy_ok = (
+            n_best == 1 and not with_attention and self.frozen
+            and small and int(np.sum(lengths)) <= NUMPY_FIRST_CALL_PIECES
+        )  # fmt: skip
+        if key in self._compiling and numpy_ok:  # compile() is busy: do not wait for it
+            return lambda src: self._numpy_search(src, beam_size, alpha)
+        if key not in self._ready and key not in self._eager_runs and small:
             self._eager_runs.add(key)
-            alpha = float(self.decode.length_penalty)
-            simple = n_best == 1 and not with_attention and self.frozen
-            if simple and int(np.sum(lengths)) <= NUMPY_FIRST_CALL_PIECES:
+            if numpy_ok:
                 return lambda src: self._numpy_search(src, beam_size, alpha)
             return lambda src: self._search(src, beam_size, n_best, with_attention, alpha)
         compiled = self._search_fn(beam_size, n_best, with_attention)

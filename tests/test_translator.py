@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections import Counter
 
 import numpy as np
@@ -181,6 +182,27 @@ def test_small_first_request_runs_eagerly_then_the_graph_takes_over(trained_run,
     ways.clear()
     translator.translate(SENTENCES[:1], beam_size=1)
     assert len(translator._functions) == 2 and "_numpy_search" not in ways  # ready: no detour
+
+
+def test_small_requests_do_not_wait_for_a_compile_in_progress(trained_run):
+    """While compile() traces a setting's graph (interactive mode runs it in a thread), small
+    1-best requests of that setting are answered in NumPy; afterwards the graph serves them."""
+    translator = Translator.from_checkpoint(trained_run)
+    key = translator._key(3, 1, False)
+    translator._compiling.add(key)  # as if compile() were running in another thread
+    for _ in range(3):
+        assert translator.translate(SENTENCES, beam_size=3) == EXPECTED
+    assert not translator._functions
+    translator._compiling.discard(key)
+    thread = threading.Thread(target=translator.compile, kwargs={"beam_size": 3})
+    thread.start()
+    for _ in range(3):  # NumPy or the graph, whichever the moment gives: the same answers
+        assert translator.translate(SENTENCES, beam_size=3) == EXPECTED
+    thread.join()
+    assert key in translator._ready and not translator._compiling
+    assert translator.translate(SENTENCES, beam_size=3) == EXPECTED
+    (fn,) = translator._functions.values()
+    assert fn.experimental_get_tracing_count() == 1
 
 
 def test_beam_batches_keep_the_token_budget_and_cap_the_log_probabilities(trained_run, monkeypatch):
