@@ -61,10 +61,8 @@ class NumpySeq2Seq:
             cells = encoder_cells(rnn, encoder.bidirectional)
             self.encoder_layers.append([_cell_weights(cell) for cell in cells])
         self.decoder_layers = [_cell_weights(rnn.cell) for rnn in decoder.rnns]
-        self.bridge_index = [
-            min(max(model.encoder_layers - model.decoder_layers + i, 0), model.encoder_layers - 1)
-            for i in range(model.decoder_layers)
-        ]  # as Seq2Seq._bridge_states
+        # which encoder layer's final states start each decoder layer
+        self.bridge_index = model._bridge_states(list(range(model.encoder_layers)))
         attention = decoder.attention
         self.attention = attention is not None
         if attention is not None:
@@ -158,7 +156,7 @@ def numpy_search(
     best_score = NEG_INF
     for t in range(max_length + 1):
         logits, states = model.step(last, states, memory)
-        log_probs = _log_softmax(logits.astype(np.float32))
+        log_probs = _log_softmax(logits)
         if t >= max_length:  # only EOS may follow
             ends = alive_scores + log_probs[:, eos_id]
             candidates = [(float(ends[j]), j, eos_id) for j in range(len(ends))]
@@ -201,7 +199,7 @@ def _greedy(model, memory, states, max_length, bos_id, eos_id) -> Found:
     last = np.array([bos_id])
     for t in range(max_length + 1):
         logits, states = model.step(last, states, memory)
-        log_probs = _log_softmax(logits.astype(np.float32))[0]
+        log_probs = _log_softmax(logits)[0]
         token = eos_id if t >= max_length else int(np.argmax(log_probs))
         total += float(log_probs[token])
         if token == eos_id:

@@ -412,11 +412,9 @@ class _BeamSearch:
         every entry of the vocabulary."""
         beam = self.beam
         vocab = scores.shape[-1] or tf.shape(scores)[-1]  # static when known
-        top_scores, top_index, normalizer = _top_extensions(
+        top_scores, top_index, _, base = _top_extensions(
             scores, s.slots, row_of, s.alive_log_probs, 2 * beam, normalize=True
         )
-        normalizer = _to_slots(normalizer, s.slots, tf.size(s.alive_log_probs), 0.0)
-        base = s.alive_log_probs - tf.reshape(normalizer, tf.shape(s.alive_log_probs))
         parent, token = top_index // vocab, top_index % vocab
         forced = (s.t >= s.lengths)[:, None]
         ending = tf.reshape(
@@ -475,7 +473,7 @@ def normalized_top_extensions(
     """``top_extensions`` of ``log_softmax(scores)`` without forming it: also returns each
     beam's log-normaliser ``(batch, beam)`` (as ``argmax_and_normalizer``, whose argmax comes
     from the same group maxima, so the vocabulary is read once for both)."""
-    top, index, normalizer = _dense_top_extensions(scores, base, k, normalize=True)
+    top, index, normalizer, _ = _dense_top_extensions(scores, base, k, normalize=True)
     return top, index, tf.reshape(normalizer, tf.shape(base))
 
 
@@ -499,8 +497,9 @@ def _top_extensions(
     ``(batch, beam)`` beams, ``row_of`` ``(batch * beam,)`` the inverse (any row for a slot
     without one), ``base`` ``(batch, beam)`` the beams' totals (``NEG_INF`` where no row).
     With ``normalize``, ``scores`` are logits and each row's log-normaliser is subtracted.
-    Returns top scores and flat indices ``(batch, k)`` as ``top_extensions``, and the rows'
-    log-normalisers ``(rows,)`` (zeros without ``normalize``)."""
+    Returns top scores and flat indices ``(batch, k)`` as ``top_extensions``, the rows'
+    log-normalisers ``(rows,)`` (zeros without ``normalize``) and ``base`` less them
+    ``(batch, beam)`` (``NEG_INF`` where no row)."""
     vocab = scores.shape[-1]
     beam = base.shape[1]
     count = tf.size(base)
@@ -510,9 +509,10 @@ def _top_extensions(
         if normalize:
             normalizer = argmax_and_normalizer(scores)[1]
         row_base = tf.gather(flat_base, slots) - normalizer
+        shifted = tf.reshape(_to_slots(row_base, slots, count, NEG_INF), tf.shape(base))
         total = _to_slots(row_base[:, None] + scores, slots, count, NEG_INF + NEG_INF)
         top, index = tf.math.top_k(tf.reshape(total, [tf.shape(base)[0], -1]), k=k)
-        return top, index, normalizer
+        return top, index, normalizer, shifted
     size = _group_size(vocab, beam * vocab // k)
     groups = -(-vocab // size)
     x = scores
@@ -535,7 +535,7 @@ def _top_extensions(
     top, position = tf.math.top_k(tf.reshape(candidates, [-1, k * size]), k=k)
     group = tf.gather(chosen, position // size, batch_dims=1)  # beam * groups + g
     index = (group // groups) * vocab + (group % groups) * size + position % size
-    return top, index, normalizer
+    return top, index, normalizer, shifted
 
 
 def argmax_and_normalizer(scores: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
