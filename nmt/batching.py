@@ -91,7 +91,9 @@ class TrainingBatches:
         self.max_batches = max_batches  # cut every epoch short (quick runs, benchmarks)
         self.epoch = 0  # set by the trainer before each epoch (resume sets it too)
         self.skip = 0  # batches of this epoch already trained (resume inside an epoch)
-        self.tokens_last_epoch = 0
+        self.take: int | None = None  # steps the next pass yields (None: to the epoch's end)
+        self.tokens_last_epoch = 0  # real target tokens of the last pass
+        self._plan: tuple[int, tuple] | None = None  # (epoch, epoch_plan(epoch))
 
     @staticmethod
     def _filter(src_ids, tgt_ids, max_tokens):
@@ -117,6 +119,8 @@ class TrainingBatches:
         With ``fixed_shapes``, a bucket's few leftovers that would make an odd shape are left out
         here, so that step counts (and resume positions) refer to batches actually trained.
         """
+        if self._plan is not None and self._plan[0] == epoch:
+            return self._plan[1]  # an epoch is read in several passes; sampling is costly
         rng = np.random.default_rng([self.seed, epoch])
         src_ids, tgt_ids = self.src_ids, self.tgt_ids
         if self.encode is not None:
@@ -138,6 +142,7 @@ class TrainingBatches:
             ]
         if self.max_batches is not None:
             batches = batches[: self.max_batches]
+        self._plan = (epoch, (src_ids, tgt_ids, lengths, batches))
         return src_ids, tgt_ids, lengths, batches
 
     def steps(self, epoch: int, replicas: int = 1) -> int:
@@ -145,9 +150,16 @@ class TrainingBatches:
         return len(self.epoch_plan(epoch)[3]) // replicas
 
     def epoch_batches(
-        self, epoch: int, skip: int = 0, shard: int = 0, num_shards: int = 1, replicas: int = 1
+        self,
+        epoch: int,
+        skip: int = 0,
+        shard: int = 0,
+        num_shards: int = 1,
+        replicas: int = 1,
+        take: int | None = None,
     ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-        """The batches of ``epoch`` (a fixed order for a given seed), less the first ``skip`` steps.
+        """The batches of ``epoch`` (a fixed order for a given seed), less the first ``skip`` steps,
+        and only ``take`` steps when given (training between two dev evaluations).
 
         Distributed training: a step takes ``replicas`` batches, one per replica in sync; input
         pipeline ``shard`` of ``num_shards`` (one per worker) yields its workers' share of each
@@ -159,7 +171,10 @@ class TrainingBatches:
         src_ids, tgt_ids, lengths, batches = self.epoch_plan(epoch)
         local = replicas // num_shards
         self.tokens_last_epoch = 0
-        for step in range(skip, len(batches) // replicas):
+        end = len(batches) // replicas
+        if take is not None:
+            end = min(end, skip + take)
+        for step in range(skip, end):
             for j in range(local):
                 index = batches[step * replicas + shard * local + j]
                 yield self._make_batch(src_ids, tgt_ids, lengths, index)
@@ -184,13 +199,15 @@ class TrainingBatches:
 
     def dataset(self, strategy=None):
         """A dataset that yields the batches of epoch ``self.epoch`` each time it is iterated (the
-        trainer sets ``epoch`` and ``skip``, in steps, before each epoch).
+        trainer sets ``epoch``, ``skip`` and ``take``, in steps, before each pass).
 
         With a ``tf.distribute`` strategy of several replicas it is a distributed dataset: each
         worker's input pipeline yields only its own replicas' batches (no auto-sharding).
         """
         if strategy is None or strategy.num_replicas_in_sync == 1:
-            return self._dataset(lambda: self.epoch_batches(self.epoch, self.skip))
+            return self._dataset(
+                lambda: self.epoch_batches(self.epoch, self.skip, take=self.take)
+            )
 
         def dataset_fn(context):
             def generate():
@@ -200,6 +217,7 @@ class TrainingBatches:
                     context.input_pipeline_id,
                     context.num_input_pipelines,
                     context.num_replicas_in_sync,
+                    take=self.take,
                 )
 
             return self._dataset(generate)
@@ -210,7 +228,7 @@ class TrainingBatches:
         """A dataset that yields the same (epoch 0) batches every time: for dev loss."""
         fixed = TrainingBatches.__new__(TrainingBatches)
         fixed.__dict__.update(self.__dict__)
-        fixed.epoch, fixed.skip = 0, 0
+        fixed.epoch, fixed.skip, fixed.take = 0, 0, None
         return fixed.dataset(strategy)
 
     @staticmethod

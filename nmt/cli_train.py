@@ -20,6 +20,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--corpus", help="catalogue name, TSV path, 'SRC,TGT' files or hf:OWNER/NAME"
     )
+    for part in ("dev", "test"):
+        parser.add_argument(
+            f"--{part}",
+            metavar="SRC,TGT",
+            help=f"a {part} set of your own, used as given: any corpus spec (catalogue name, "
+            "TSV, 'SRC,TGT' files, hf:OWNER/NAME); training pairs sharing a sentence with it "
+            "are removed (data.remove_leaks)",
+        )
     parser.add_argument("--src", help="source language code (e.g. en)")
     parser.add_argument("--tgt", help="target language code (e.g. es)")
     parser.add_argument("--data-dir", help="corpus catalogue directory (default $NMT_DATA_DIR)")
@@ -78,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(args.set)
     for flag, key in (
         ("corpus", "data.corpus"),
+        ("dev", "data.dev_corpus"),
+        ("test", "data.test_corpus"),
         ("src", "data.src_lang"),
         ("tgt", "data.tgt_lang"),
         ("data_dir", "data.data_dir"),

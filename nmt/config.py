@@ -39,6 +39,13 @@ class DataConfig:
     dev_size: int = 2000  # pairs in the dev split (taken by whole sentence group)
     test_size: int = 2000
     split_seed: int = 1234
+    # a dev/test set of one's own (any corpus string), used as given: the random split then
+    # makes only the other part, and dev_size/test_size of the given part are ignored
+    dev_corpus: str = ""
+    test_corpus: str = ""
+    # drop training pairs that share a source or a target with a given dev/test set (they are
+    # counted either way): the split by sentence group cannot keep such pairs out of training
+    remove_leaks: bool = True
     max_chars: int = 1000  # pairs with a longer side are dropped while cleaning
     max_length_ratio: float = 4.0  # char-length ratio filter (applied when both sides >= 10 chars)
     max_tokens: int = 100  # training pairs with more subword tokens on a side are skipped
@@ -62,6 +69,8 @@ class ModelConfig:
     attention: Literal["none", "dot", "general"] = "dot"
     dropout: float = 0.2
     tie_embeddings: bool = True
+    # every weight drawn uniform in +-init_range (OpenNMT's param_init); None: Keras' initialisers
+    init_range: float | None = None
 
 
 @dataclass
@@ -77,7 +86,8 @@ class TrainConfig:
     min_learning_rate: float = 1e-5
     plateau_factor: float = 0.5
     plateau_patience: int = 1
-    clipnorm: float = 1.0
+    clipnorm: float = 1.0  # each gradient clipped to this norm (Keras' clipnorm); 0: none
+    global_clipnorm: float = 0.0  # all gradients together clipped to this norm; 0: none
     label_smoothing: float = 0.1
     patience: int = 4  # early stopping on dev BLEU
     seed: int = 1234
@@ -85,8 +95,12 @@ class TrainConfig:
     mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = "none"
     subword_sampling: bool = False
     sampling_alpha: float = 0.1
-    dev_eval_size: int = 1000  # dev pairs translated for BLEU after each epoch (0 = all)
-    max_minutes: float | None = None  # stop after the epoch that crosses this wall time
+    dev_eval_size: int = 1000  # dev pairs translated for BLEU at each evaluation (0 = all)
+    # dev BLEU and loss at every epoch end and after this many steps without one (None: epoch
+    # ends only): long epochs still get a best checkpoint, early stopping and a decaying rate
+    eval_steps: int | None = 500
+    # stop within this many minutes of training, plus one dev evaluation (resumed time counts)
+    max_minutes: float | None = None
     steps_per_epoch: int | None = None  # cut epochs to this many batches (None = full pass)
     strategy: Literal["default", "mirrored", "multi-worker"] = "default"
     tensorboard: bool = True
@@ -142,6 +156,12 @@ class Config:
                 raise ConfigError(f"model.{name} must be >= 1")
         if not 0.0 <= m.dropout < 1.0:
             raise ConfigError("model.dropout must be in [0, 1)")
+        if m.init_range is not None and not m.init_range > 0.0:
+            raise ConfigError("model.init_range must be > 0 (or null for Keras' initialisers)")
+        if t.clipnorm < 0 or t.global_clipnorm < 0:
+            raise ConfigError("train.clipnorm and train.global_clipnorm must be >= 0 (0: none)")
+        if t.clipnorm and t.global_clipnorm:
+            raise ConfigError("set train.clipnorm or train.global_clipnorm, not both")
         if not 0.0 <= t.label_smoothing < 1.0:
             raise ConfigError("train.label_smoothing must be in [0, 1)")
         if t.token_budget < 1 or t.max_batch_size < 1 or t.epochs < 1:
@@ -150,12 +170,19 @@ class Config:
             raise ConfigError("train.backup_minutes must be > 0 and train.backup_steps >= 1")
         if t.keep_epochs < 0:
             raise ConfigError("train.keep_epochs must be >= 0")
+        if t.eval_steps is not None and t.eval_steps < 1:
+            raise ConfigError("train.eval_steps must be >= 1 (or null: at epoch ends only)")
+        if t.max_minutes is not None and not t.max_minutes > 0:
+            raise ConfigError("train.max_minutes must be > 0")
         if t.steps_per_epoch is not None and t.steps_per_epoch < 1:
             raise ConfigError("train.steps_per_epoch must be >= 1")
         if d.vocab_size < 8:
             raise ConfigError("data.vocab_size must be >= 8")
-        if d.dev_size < 1 or d.test_size < 0:
-            raise ConfigError("data.dev_size must be >= 1 and data.test_size >= 0")
+        if (d.dev_size < 1 and not d.dev_corpus) or d.test_size < 0:
+            raise ConfigError(
+                "data.dev_size must be >= 1 (unless data.dev_corpus is given) "
+                "and data.test_size >= 0"
+            )
         if self.decode.beam_size < 1:
             raise ConfigError("decode.beam_size must be >= 1")
         if not self.decode.beam_prune >= 0.0:
@@ -238,9 +265,15 @@ def config_from_dict(values: dict[str, Any]) -> Config:
 def _parse_scalar(text: str) -> Any:
     """Parse an override value the way YAML would (``3`` -> int, ``true`` -> bool, ``null``)."""
     try:
-        return yaml.safe_load(text) if text.strip() else ""
+        value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):
+        try:  # YAML 1.1 reads 1e-3 (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _field_hint(parts: list[str]) -> Any:

@@ -8,8 +8,9 @@ import random
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from corpora import CorpusError, CorpusSpec, resolve_corpus
 from nmt.config import DataConfig
@@ -130,6 +131,16 @@ def read_raw_pairs(
     return rows
 
 
+def normalize_pair(src: str, tgt: str, lowercase: bool) -> tuple[str, str, str]:
+    """Both sides normalised, and why the row cannot be used at all ('' when it can)."""
+    if "\ufffd" in src or "\ufffd" in tgt:
+        return src, tgt, "invalid UTF-8"
+    src, tgt = normalize_text(src, lowercase), normalize_text(tgt, lowercase)
+    if not src or not tgt:
+        return src, tgt, "empty side"
+    return src, tgt, ""
+
+
 def clean_pairs(
     rows: list[tuple[int, str, str]], config: DataConfig, report: CleaningReport
 ) -> list[Pair]:
@@ -137,13 +148,9 @@ def clean_pairs(
     seen: set[tuple[str, str]] = set()
     pairs = []
     for row, src, tgt in rows:
-        if "\ufffd" in src or "\ufffd" in tgt:
-            report.dropped["invalid UTF-8"] += 1
-            continue
-        src = normalize_text(src, config.lowercase)
-        tgt = normalize_text(tgt, config.lowercase)
-        if not src or not tgt:
-            report.dropped["empty side"] += 1
+        src, tgt, unusable = normalize_pair(src, tgt, config.lowercase)
+        if unusable:
+            report.dropped[unusable] += 1
             continue
         if len(src) > config.max_chars or len(tgt) > config.max_chars:
             report.dropped[f"longer than {config.max_chars} chars"] += 1
@@ -199,7 +206,8 @@ def split_pairs(pairs: list[Pair], dev_size: int, test_size: int, seed: int) -> 
     """Split by connected sentence group so that no sentence of dev/test appears in train.
 
     Groups are shuffled with ``seed`` and taken whole; a group larger than what a split still
-    needs goes to train. Dev and test get at most ``dev_size`` / ``test_size`` pairs.
+    needs goes to train. Dev and test get at most ``dev_size`` / ``test_size`` pairs; a size
+    of 0 makes no such part (it was given by the user).
     """
     groups = connected_groups(pairs)
     groups.sort(key=lambda g: g[0])
@@ -237,17 +245,126 @@ def file_fingerprint(paths: tuple[str, ...]) -> str:
 
 
 @dataclass
+class GivenSet:
+    """A dev or test set the user gave: its pairs in file order, only unusable rows dropped."""
+
+    spec: CorpusSpec
+    pairs: list[Pair]
+    report: CleaningReport
+    fingerprint: str
+
+
+def read_given_set(corpus: str, part: str, config: DataConfig) -> GivenSet:
+    """Read a given ``part`` ("dev" or "test") set as it is: normalised, never filtered."""
+    where = f"given {part} set (--{part} / data.{part}_corpus)"
+    report = CleaningReport()
+    try:
+        spec = resolve_corpus(corpus, config.data_dir)
+        rows = read_raw_pairs(spec, config, report)
+    except CorpusError as err:
+        raise CorpusError(f"{where}: {err}") from err
+    pairs = []
+    for row, src, tgt in rows:
+        src, tgt, unusable = normalize_pair(src, tgt, config.lowercase)
+        if unusable:
+            report.dropped[unusable] += 1
+        else:
+            pairs.append(Pair(row, src, tgt))
+    report.kept = len(pairs)
+    if not pairs:
+        raise CorpusError(f"{where} {spec.name}: no usable pair ({report.summary()})")
+    fingerprint = file_fingerprint(spec.paths) if spec.kind != "hub" else ""
+    return GivenSet(spec, pairs, report, fingerprint)
+
+
+@dataclass
+class SetLeaks:
+    """Training pairs that share a sentence with one given set."""
+
+    corpus: str
+    pairs: int  # usable pairs in the given set
+    unusable: int  # rows of the given set dropped as unusable
+    src: int = 0  # training pairs whose source occurs among the set's sources
+    tgt: int = 0  # ... whose target occurs among its targets
+    either: int = 0  # ... sharing one side or both
+
+
+@dataclass
+class LeakReport:
+    """Training pairs found in the given dev/test sets, and how many were removed."""
+
+    sets: dict[str, SetLeaks]
+    leaking: int = 0  # training pairs that share a sentence with any given set
+    removed: int = 0  # of those, removed from training (all of them with data.remove_leaks)
+
+    def summary(self) -> str:
+        parts = [
+            f"{name} {s.corpus}: {s.pairs} pairs as given ({s.unusable} unusable rows dropped), "
+            f"train pairs sharing its source {s.src}, target {s.tgt}, either {s.either}"
+            for name, s in self.sets.items()
+        ]
+        kept = self.leaking - self.removed
+        fate = f"{self.removed} removed from training" + (
+            f", {kept} kept (data.remove_leaks=false)" if kept else ""
+        )
+        return "; ".join(parts) + f"; {self.leaking} leaking train pairs, {fate}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def filter_leaks(
+    train: list[Pair], given: dict[str, GivenSet], remove: bool
+) -> tuple[list[Pair], LeakReport]:
+    """Count training pairs sharing a source or target with a given set; drop them if ``remove``.
+
+    Sentences are compared by ``_group_key``, as the group split compares them.
+    """
+    report = LeakReport(sets={})
+    leaking = [False] * len(train)
+    for name, part in given.items():
+        src_keys = {_group_key(p.src) for p in part.pairs}
+        tgt_keys = {_group_key(p.tgt) for p in part.pairs}
+        counts = SetLeaks(part.spec.name, len(part.pairs), sum(part.report.dropped.values()))
+        for i, pair in enumerate(train):
+            in_src, in_tgt = _group_key(pair.src) in src_keys, _group_key(pair.tgt) in tgt_keys
+            counts.src += in_src
+            counts.tgt += in_tgt
+            counts.either += in_src or in_tgt
+            leaking[i] = leaking[i] or in_src or in_tgt
+        report.sets[name] = counts
+    report.leaking = sum(leaking)
+    if not remove:
+        return train, report
+    report.removed = report.leaking
+    return [p for p, leak in zip(train, leaking) if not leak], report
+
+
+@dataclass
 class PreparedData:
     splits: Splits
     spec: CorpusSpec
     report: CleaningReport
     fingerprint: str
+    given: dict[str, GivenSet] = field(default_factory=dict)  # "dev"/"test" the user gave
+    leaks: LeakReport | None = None  # None when no dev/test set was given
+
+
+def read_given_sets(config: DataConfig) -> dict[str, GivenSet]:
+    """The dev and test sets named in ``config`` (either, both or none)."""
+    corpora = {"dev": config.dev_corpus, "test": config.test_corpus}
+    return {part: read_given_set(c, part, config) for part, c in corpora.items() if c}
 
 
 def prepare_data(config: DataConfig) -> PreparedData:
-    """Resolve, read, clean and split the corpus named in ``config``."""
+    """Resolve, read, clean and split the corpus named in ``config``.
+
+    A given dev or test set is used as it is; the random split makes only the other part, and
+    training pairs that share a sentence with a given set are counted (and removed).
+    """
     if not config.src_lang or not config.tgt_lang:
         raise CorpusError("data.src_lang and data.tgt_lang must be set (--src / --tgt)")
+    given = read_given_sets(config)  # first: a bad dev/test file fails before a long read
     spec = resolve_corpus(config.corpus, config.data_dir)
     report = CleaningReport()
     rows = read_raw_pairs(spec, config, report)
@@ -255,22 +372,49 @@ def prepare_data(config: DataConfig) -> PreparedData:
     if config.max_pairs is not None and len(pairs) > config.max_pairs:
         keep = sorted(random.Random(config.split_seed).sample(range(len(pairs)), config.max_pairs))
         pairs = [pairs[i] for i in keep]
-    splits = split_pairs(pairs, config.dev_size, config.test_size, config.split_seed)
+    dev_size = 0 if "dev" in given else config.dev_size
+    test_size = 0 if "test" in given else config.test_size
+    splits = split_pairs(pairs, dev_size, test_size, config.split_seed)
+    leaks = None
+    if given:
+        splits.train, leaks = filter_leaks(splits.train, given, config.remove_leaks)
+        if not splits.train:
+            raise CorpusError(
+                f"no training pairs left: all {leaks.leaking} share a sentence with the given "
+                "dev/test set(s)"
+            )
+        splits.dev = given["dev"].pairs if "dev" in given else splits.dev
+        splits.test = given["test"].pairs if "test" in given else splits.test
     fingerprint = file_fingerprint(spec.paths) if spec.kind != "hub" else ""
-    return PreparedData(splits, spec, report, fingerprint)
+    return PreparedData(splits, spec, report, fingerprint, given, leaks)
 
 
 def save_split(path: Path, data: PreparedData) -> None:
-    """Record which raw rows went to dev and test, so evaluation is reproducible."""
+    """Record which raw rows went to dev and test, so evaluation is reproducible.
+
+    A given dev/test set is recorded by its corpus string and sha256 instead of rows.
+    """
     payload = {
         "corpus": data.spec.name,
         "sha256": data.fingerprint,
         "counts": {k: len(getattr(data.splits, k)) for k in ("train", "dev", "test")},
         "cleaning": data.report.summary(),
-        "dev_rows": [p.row for p in data.splits.dev],
-        "test_rows": [p.row for p in data.splits.test],
     }
+    for part in ("dev", "test"):
+        if part in data.given:
+            payload[f"{part}_given"] = given_record(data.given[part])
+        else:
+            payload[f"{part}_rows"] = [p.row for p in getattr(data.splits, part)]
     atomic_write_text(path, json.dumps(payload))
+
+
+def given_record(given: GivenSet) -> dict:
+    """How split.json names a given dev/test set."""
+    return {
+        "corpus": given.spec.name,
+        "sha256": given.fingerprint,
+        "cleaning": given.report.summary(),
+    }
 
 
 def load_split_rows(path: Path) -> dict:

@@ -17,9 +17,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nmt.env import prefer_onednn, quiet_tensorflow
+
+if TYPE_CHECKING:
+    from nmt.config import DataConfig
+    from nmt.data import Pair
 
 Buckets = tuple[tuple[int, int | None], ...]
 BUCKETS: Buckets = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
@@ -50,7 +54,11 @@ def rebuild_test_split(run_dir: Path, data_dir: str | None = None) -> tuple[list
 def rebuild_split(
     run_dir: Path, split: str, data_dir: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """Rebuild the run's ``dev`` or ``test`` split, checked against the rows in split.json."""
+    """Rebuild the run's ``dev`` or ``test`` split, checked against split.json.
+
+    A dev/test set the run was given is read again from its corpus (its sha256 checked); a
+    split the run made is rebuilt from the corpus and checked row by row.
+    """
     from nmt.checkpoint import SPLIT_FILE
     from nmt.config import load_config
     from nmt.data import load_split_rows, prepare_data
@@ -60,11 +68,15 @@ def rebuild_split(
     config = load_config(run_dir / "config.yaml")
     if data_dir:
         config.data.data_dir = data_dir
+    split_file = run_dir / SPLIT_FILE
+    recorded = load_split_rows(split_file) if split_file.is_file() else None
+    given = config.data.dev_corpus if split == "dev" else config.data.test_corpus
+    if given:
+        pairs = _rebuild_given(run_dir, split, config.data, recorded)
+        return [p.src for p in pairs], [p.tgt for p in pairs]
     data = prepare_data(config.data)
     pairs = getattr(data.splits, split)
-    split_file = run_dir / SPLIT_FILE
-    if split_file.is_file():
-        recorded = load_split_rows(split_file)
+    if recorded is not None:
         rows = [p.row for p in pairs]
         if rows != recorded.get(f"{split}_rows"):
             raise EvaluationError(
@@ -74,6 +86,29 @@ def rebuild_split(
         if data.fingerprint and recorded.get("sha256") not in ("", None, data.fingerprint):
             raise EvaluationError(f"{run_dir}: corpus file checksum differs from {SPLIT_FILE}")
     return [p.src for p in pairs], [p.tgt for p in pairs]
+
+
+def _rebuild_given(
+    run_dir: Path, split: str, data: DataConfig, recorded: dict | None
+) -> list[Pair]:
+    """The pairs of a dev/test set the run was given, checked against its split.json record."""
+    from nmt.checkpoint import SPLIT_FILE
+    from nmt.data import read_given_set
+
+    given = read_given_set(getattr(data, f"{split}_corpus"), split, data)
+    if recorded is None:
+        return given.pairs
+    record = recorded.get(f"{split}_given")
+    if record is None:
+        raise EvaluationError(
+            f"{run_dir}: config.yaml gives a {split} set but {SPLIT_FILE} records a random split"
+        )
+    if given.fingerprint and record.get("sha256") not in ("", None, given.fingerprint):
+        raise EvaluationError(
+            f"{run_dir}: the given {split} set {given.spec.name} has changed since training "
+            f"(sha256 differs from {SPLIT_FILE})"
+        )
+    return given.pairs
 
 
 def concatenate(texts: list[str], k: int) -> list[str]:

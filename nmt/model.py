@@ -240,7 +240,17 @@ def build_model(
     if not initialize:
         _zero_initializers(model)
     model.build()
+    if initialize and config.init_range is not None:
+        _uniform_weights(model, config.init_range)
     return model
+
+
+def _uniform_weights(model: keras.Model, init_range: float) -> None:
+    """Redraw every weight uniform in ``+-init_range`` (the global Keras seed decides)."""
+    for weight in model.weights:
+        weight.assign(
+            keras.random.uniform(weight.shape, -init_range, init_range, dtype=weight.dtype)
+        )
 
 
 def _zero_initializers(model: keras.Model) -> None:

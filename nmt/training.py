@@ -127,9 +127,11 @@ class TrainingState:
         self.best_bleu = -1.0
         self.best_val_loss = float("inf")
         self.best_epoch = -1
-        self.wait = 0  # epochs without improvement (early stopping)
+        self.wait = 0  # evaluations without improvement (early stopping)
         self.plateau_wait = 0
         self.lr_scale = 1.0  # reduce-on-plateau factor applied so far
+        self.since_eval = 0  # steps since the last dev evaluation
+        self.best_step = -1
         self.elapsed = 0.0  # training seconds over all sessions
         self.stopped_early = False
         self.history: list[dict[str, Any]] = []
@@ -173,8 +175,10 @@ def keep_epoch_weights(run_dir: Path, epoch: int, keep: int) -> None:
 
 
 class Trainer(keras.callbacks.Callback):
-    """Per-batch learning rate and mid-epoch backups; per-epoch dev BLEU, best/last checkpoints,
-    reduce-on-plateau, early stopping, throughput, time limit and the resumable state."""
+    """Per-batch learning rate, time limit and mid-epoch backups. Each ``fit`` call trains up to
+    the next dev evaluation (an epoch's end, ``train.eval_steps`` steps, or the time limit); its
+    end evaluates: dev BLEU, best/last checkpoints, reduce-on-plateau, early stopping,
+    throughput and the resumable state."""
 
     def __init__(
         self,
@@ -202,6 +206,7 @@ class Trainer(keras.callbacks.Callback):
             config.train.backup_minutes * 60 if self.worker.count == 1 else float("inf")
         )
         self.epoch_steps = 0  # steps in the current epoch, set before each fit
+        self.segment_end = 0  # the batch of the epoch at which this fit call ends
         self.stop = False  # early stopping or time limit reached
         self._epoch_start = 0.0
         self._train_end = None
@@ -219,8 +224,15 @@ class Trainer(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.state.step += 1
         self.state.batch += 1
-        if self.state.batch >= self.epoch_steps:
-            return  # the epoch-end backup follows
+        self.state.since_eval += 1
+        limit = self.config.train.max_minutes
+        if limit is not None and self._elapsed() >= limit * 60:
+            log(f"time limit of {limit:g} minutes reached")
+            self.stop = True
+            self.model.stop_training = True  # Keras still runs the evaluation (on_epoch_end)
+            return
+        if self.state.batch >= self.segment_end:
+            return  # the evaluation's backup follows
         every = self.config.train.backup_steps
         if (every and self.state.step % every == 0) or (
             time.time() - self._last_backup > self.backup_seconds
@@ -240,21 +252,28 @@ class Trainer(keras.callbacks.Callback):
         return score_corpus(hyps, self.dev_tgt)
 
     def on_epoch_end(self, epoch, logs=None):
+        """A dev evaluation: the end of one ``fit`` call (not necessarily of an epoch)."""
         logs = logs if logs is not None else {}
         train_seconds = (self._train_end or time.time()) - self._epoch_start
         tokens = self.batches.tokens_last_epoch
         logs["tokens_per_sec"] = round(tokens / max(train_seconds, 1e-9), 1)
         logs["learning_rate"] = float(self.model.optimizer.learning_rate.numpy())
+        s = self.state
+        epoch_done = s.batch >= self.epoch_steps
+        if epoch_done:
+            s.epoch, s.batch = s.epoch + 1, 0
+        s.since_eval = 0
+        # completed epochs, with the share of the current one (whole at epoch ends)
+        progress = s.epoch if epoch_done else round(s.epoch + s.batch / self.epoch_steps, 3)
         start = time.time()
         self.inference_model.set_weights(self.model.get_weights())
         scores = self._dev_scores()
         logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]
         save_weights(self.inference_model, self.run_dir / LAST_WEIGHTS)
-        if self.config.train.keep_epochs:
-            keep_epoch_weights(self.run_dir, epoch + 1, self.config.train.keep_epochs)
-        s = self.state
+        if epoch_done and self.config.train.keep_epochs:
+            keep_epoch_weights(self.run_dir, s.epoch, self.config.train.keep_epochs)
         if scores["bleu"] > s.best_bleu:
-            s.best_bleu, s.best_epoch, s.wait = scores["bleu"], epoch + 1, 0
+            s.best_bleu, s.best_epoch, s.best_step, s.wait = scores["bleu"], progress, s.step, 0
             save_weights(self.inference_model, self.run_dir / BEST_WEIGHTS)
         else:
             s.wait += 1
@@ -271,21 +290,18 @@ class Trainer(keras.callbacks.Callback):
                 s.lr_scale *= t.plateau_factor
                 s.plateau_wait = 0
                 log(f"dev loss did not improve: learning rate scaled by {s.lr_scale:g}")
-        s.epoch, s.batch = epoch + 1, 0
-        s.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+        row = {"epoch": progress, "step": s.step, **{k: float(v) for k, v in logs.items()}}
+        row["minutes"] = round(self._elapsed() / 60, 3)
+        s.history.append(row)
         write_log(self.run_dir / LOG_FILE, s.history)
         log(
-            f"epoch {epoch + 1}: dev BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f} "
-            f"(best {s.best_bleu:.2f} @ {s.best_epoch}); {logs['tokens_per_sec']:.0f} target "
-            f"tokens/s; dev eval {time.time() - start:.1f}s"
+            f"epoch {progress:g} (step {s.step}): dev BLEU {scores['bleu']:.2f} chrF "
+            f"{scores['chrf']:.2f} (best {s.best_bleu:.2f} @ step {s.best_step}); "
+            f"{logs['tokens_per_sec']:.0f} target tokens/s; dev eval {time.time() - start:.1f}s"
         )
         if s.wait >= self.config.train.patience:
-            log(f"early stopping: no dev BLEU gain in {s.wait} epochs")
+            log(f"early stopping: no dev BLEU gain in {s.wait} evaluations")
             s.stopped_early = True
-            self.stop = True
-        limit = self.config.train.max_minutes
-        if limit is not None and self._elapsed() / 60 >= limit:
-            log(f"time limit of {limit} minutes reached")
             self.stop = True
         self.save_state()
         try:
@@ -370,7 +386,11 @@ def _progress_bar() -> bool:
 def compile_model(model: Seq2Seq, config: Config) -> None:
     """Adam with gradient clipping, as training uses it (benchmarks call it too)."""
     t = config.train
-    optimizer = keras.optimizers.Adam(learning_rate=t.learning_rate, clipnorm=t.clipnorm or None)
+    optimizer = keras.optimizers.Adam(
+        learning_rate=t.learning_rate,
+        clipnorm=t.clipnorm or None,
+        global_clipnorm=t.global_clipnorm or None,
+    )
     model.compile(optimizer=optimizer, jit_compile=t.jit_compile)
 
 
@@ -423,6 +443,8 @@ def _train(
     log(f"corpus {data.spec.name}: {data.report.summary()}")
     splits = data.splits
     log(f"split: {len(splits.train)} train, {len(splits.dev)} dev, {len(splits.test)} test pairs")
+    if data.leaks is not None:
+        log(f"given dev/test: {data.leaks.summary()}")
     save_split(run_dir / SPLIT_FILE, data)
     src_tok, tgt_tok = prepare_tokenizers(config, run_dir, data)
     log(f"vocabulary: {src_tok.vocabulary_size} src, {tgt_tok.vocabulary_size} tgt pieces")
@@ -492,6 +514,8 @@ def _train(
         extra: dict[str, Any] = {}
         if parent_dir is not None:
             extra = {"parent": finetune.parent_record(parent_dir), "unknown_piece_rate": unknown}
+        if data.leaks is not None:
+            extra["leaks"] = data.leaks.to_dict()
         update_metadata(
             run_dir,
             **initial_metadata(config, src_tok, tgt_tok, model),
@@ -543,25 +567,31 @@ def _train(
         finished = True
     if finished:
         log("training already finished for this config (raise train.epochs to continue)")
+    skipped = state.batch
     while not finished:
-        epoch = state.epoch
-        batches.epoch, batches.skip = epoch, state.batch
+        epoch, evaluation = state.epoch, len(state.history)
         trainer.epoch_steps = batches.steps(epoch, replicas)
-        if state.batch:
-            log(f"epoch {epoch + 1}: skipping {state.batch} steps already trained")
+        steps = trainer.epoch_steps - state.batch
+        if t.eval_steps:
+            steps = min(steps, max(t.eval_steps - state.since_eval, 1))
+        batches.epoch, batches.skip, batches.take = epoch, state.batch, steps
+        trainer.segment_end = state.batch + steps
+        if skipped:
+            log(f"epoch {epoch + 1}: skipping {skipped} steps already trained")
+            skipped = 0
         model.fit(
             train_data,
-            epochs=epoch + 1,
-            initial_epoch=epoch,
-            steps_per_epoch=trainer.epoch_steps - state.batch,
+            epochs=evaluation + 1,  # Keras' epochs here count dev evaluations
+            initial_epoch=evaluation,
+            steps_per_epoch=steps,
             shuffle=False,  # batches are shuffled by TrainingBatches
             validation_data=dev_data if dev_steps else None,
             validation_steps=dev_steps or None,
             callbacks=callbacks,
             verbose=1 if _progress_bar() else 2,
         )
-        if state.epoch != epoch + 1:
-            raise TrainingError(f"epoch {epoch + 1} ended without its end-of-epoch step")
+        if len(state.history) != evaluation + 1:
+            raise TrainingError(f"epoch {epoch + 1}: training ended without its dev evaluation")
         finished = trainer.stop or state.epoch >= t.epochs
     return finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model)
 
@@ -587,6 +617,8 @@ def finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model) ->
     return update_metadata(
         run_dir,
         best_epoch=state.best_epoch,
+        best_step=state.best_step,
+        steps_trained=state.step,
         epochs_trained=state.epoch,
         dev_bleu=state.best_bleu,
         test_scores=results,
