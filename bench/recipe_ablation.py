@@ -146,7 +146,11 @@ def main(argv=None) -> int:
     results = {}
     for item in args.variant or ["base="]:
         name, _, spec = item.partition("=")
-        overrides = [s for s in spec.split(";") if s]
+        overrides = [s for s in spec.split(";") if s and not s.startswith("env:")]
+        for item in spec.split(";"):
+            if item.startswith("env:"):  # switches of experimental code under test
+                key, _, value = item[4:].partition("=")
+                os.environ[key] = value
         results[name] = run_variant(name, overrides, args, data, tokenizers)
         print(f"# {name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
     print(json.dumps({"corpus": args.corpus, "pair": f"{args.src}-{args.tgt}",

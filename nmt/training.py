@@ -423,7 +423,6 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     for stale in run_dir.rglob(".*.tmp*"):  # half-written files of a killed run (never renamed)
         stale.unlink()
-    save_config(config, run_dir / CONFIG_FILE)
     previous_policy = keras.mixed_precision.global_policy()
     try:
         return _train(config, run_dir, strategy, worker, parent_dir)
@@ -440,6 +439,9 @@ def _train(
         keras.mixed_precision.set_global_policy(t.mixed_precision)
 
     data = prepare_data(config.data)
+    # written once the data is read: a first run that fails on its corpus leaves no config
+    # behind to refuse the corrected command as "a different config"
+    save_config(config, run_dir / CONFIG_FILE)
     log(f"corpus {data.spec.name}: {data.report.summary()}")
     splits = data.splits
     log(f"split: {len(splits.train)} train, {len(splits.dev)} dev, {len(splits.test)} test pairs")

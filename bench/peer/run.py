@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO))
 PEER_VENV = HERE / ".venv"
 
 # OpenNMT-py's LSTM recipe (its documented defaults where the issue does not name a value):
-# biLSTM encoder of 2 layers (256 per direction), one 512 LSTM decoder layer, dot attention,
+# biLSTM encoder of 2 layers (256 per direction), two 512 LSTM decoder layers (its decoder
+# starts from the encoder's per-layer final states, so the layer counts must match), dot attention,
 # 64 sentences a batch, Adam 1e-3 at a constant rate, label smoothing 0.1, dropout 0.3,
 # uniform +-0.1 initialisation, global gradient norm clipped at 5
 PEER_OPTIONS = {
@@ -40,7 +41,7 @@ PEER_OPTIONS = {
     "decoder_type": "rnn",
     "rnn_type": "LSTM",
     "enc_layers": 2,
-    "dec_layers": 1,
+    "dec_layers": 2,
     "hidden_size": 512,
     "word_vec_size": 256,
     "global_attention": "dot",
@@ -260,6 +261,9 @@ def run_peer(args, files: dict[str, Path], work: Path) -> dict:
              "-output", str(pieces), "-beam_size", str(beam), "-batch_size", "64",
              "-max_length", "200"],
             check=True, capture_output=True,
+            # torch >= 2.6 loads weights only by default; these checkpoints are OpenNMT-py's
+            # own, written by the run above
+            env=dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1"),
         )
         hyp = decode_pieces(tgt_model, pieces, work / f"peer.{name}.txt")
         result[name] = score(hyp, files["test.tgt"])
