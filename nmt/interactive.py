@@ -125,9 +125,10 @@ def run(translator: Translator, beam_size: int | None = None, n_best: int = 1) -
     session = Session(translator, beam_size, n_best)
     # compile the search graph while the user types (a sentence sent before it is ready is
     # translated eagerly)
-    threading.Thread(
+    compiling = threading.Thread(
         target=lambda: translator.compile(session.beam_size, session.n_best), daemon=True
-    ).start()
+    )
+    compiling.start()
     readline = _setup_readline()
     session._say("Type a sentence and press Enter (:help for commands, Ctrl-D to quit).")
     try:
@@ -145,4 +146,7 @@ def run(translator: Translator, beam_size: int | None = None, n_best: int = 1) -
         if readline is not None:
             with contextlib.suppress(OSError):
                 readline.write_history_file(HISTORY_FILE)
+        # TensorFlow aborts the process (SIGABRT) if the interpreter shuts down while that
+        # thread still traces a graph: a user who leaves at once waits for it instead
+        compiling.join()
     return 0

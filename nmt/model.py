@@ -245,12 +245,16 @@ def build_model(
     return model
 
 
-def _uniform_weights(model: keras.Model, init_range: float) -> None:
-    """Redraw every weight uniform in ``+-init_range`` (the global Keras seed decides)."""
+def _uniform_weights(model: Seq2Seq, init_range: float) -> None:
+    """Redraw every weight but the embedding tables uniform in ``+-init_range`` (the global
+    Keras seed decides). The embeddings keep their d^-0.5 scale: a tied output layer's logits
+    are products with them, and small embeddings of a narrow model make it learn slowly."""
+    tables = {id(model.src_embedding.embeddings), id(model.tgt_embedding.embeddings)}
     for weight in model.weights:
-        weight.assign(
-            keras.random.uniform(weight.shape, -init_range, init_range, dtype=weight.dtype)
-        )
+        if id(weight) not in tables:
+            weight.assign(
+                keras.random.uniform(weight.shape, -init_range, init_range, dtype=weight.dtype)
+            )
 
 
 def _zero_initializers(model: keras.Model) -> None:

@@ -32,7 +32,8 @@ def bad_input() -> tuple[bytes, list[str | None]]:
         (b"india juliet\r", "JULIET INDIA"),  # CRLF ending
         (b" ".join([b"alpha bravo charlie delta"] * 10), None),  # 40 words: over the limit
         (b"hotel" * 400, None),  # one enormous word
-        (b"a\rb\x0bc\x0cd\xc2\x85e\xe2\x80\xa8f", None),  # would-be line breaks of other kinds
+        # would-be line breaks of other kinds, between words the model knows
+        (b"alpha\rbravo\x0bcharlie\x0cdelta\xc2\x85echo\xe2\x80\xa8golf", None),
         ("kilo\u00a0lima\u200b golf echo".encode(), "ECHO GOLF LIMA KILO"),
         (b"delta echo foxtrot golf hotel", "HOTEL GOLF FOXTROT ECHO DELTA"),
     ]
