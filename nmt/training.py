@@ -303,6 +303,10 @@ class Trainer(keras.callbacks.Callback):
             log(f"early stopping: no dev BLEU gain in {s.wait} evaluations")
             s.stopped_early = True
             self.stop = True
+        limit = self.config.train.max_minutes
+        if not self.stop and limit is not None and self._elapsed() >= limit * 60:
+            log(f"time limit of {limit:g} minutes reached")  # during this evaluation
+            self.stop = True
         self.save_state()
         try:
             plot_history(s.history, self.run_dir / PLOT_FILE)
