@@ -3,6 +3,7 @@ that train a tiny model for a few steps and end with identical weights."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import socket
@@ -112,7 +113,6 @@ def test_two_workers_end_with_identical_weights(tmp_path):
     assert len(chief) == len(other)
     for x, y in zip(chief, other):
         np.testing.assert_array_equal(x, y)
-    losses = [
-        float(line.split(",")[1]) for line in (run / "train_log.csv").read_text().splitlines()[1:]
-    ]
+    rows = csv.DictReader((run / "train_log.csv").read_text().splitlines())
+    losses = [float(row["loss"]) for row in rows]
     assert len(losses) == 2 and losses[1] < losses[0], losses
