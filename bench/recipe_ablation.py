@@ -39,24 +39,19 @@ def run_variant(name, overrides, args, data, tokenizers) -> dict:
     t = config.train
     src_tok, tgt_tok = tokenizers[config.data.joint_vocab]
     keras.utils.set_random_seed(t.seed)
-    train = data.splits.train
-    batches = TrainingBatches(
-        src_tok.encode([p.src for p in train]),
-        tgt_tok.encode([p.tgt for p in train]),
-        token_budget=t.token_budget,
-        max_batch_size=t.max_batch_size,
-        seed=t.seed,
-        max_tokens=config.data.max_tokens,
-    )
+    def make_batches(pairs) -> TrainingBatches:
+        return TrainingBatches(
+            src_tok.encode([p.src for p in pairs]),
+            tgt_tok.encode([p.tgt for p in pairs]),
+            token_budget=t.token_budget,
+            max_batch_size=t.max_batch_size,
+            seed=t.seed,
+            max_tokens=config.data.max_tokens,
+        )
+
+    batches = make_batches(data.splits.train)
     dev = data.splits.dev[: args.dev]
-    dev_batches = TrainingBatches(
-        src_tok.encode([p.src for p in dev]),
-        tgt_tok.encode([p.tgt for p in dev]),
-        token_budget=t.token_budget,
-        max_batch_size=t.max_batch_size,
-        seed=t.seed,
-        max_tokens=config.data.max_tokens,
-    )
+    dev_batches = make_batches(dev)
     model = build_model(
         config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
     )
