@@ -24,20 +24,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def run_variant(name, overrides, args, data, tokenizers) -> dict:
+def run_variant(config, overrides: list[str], args, data, tokenizers) -> dict:
     import keras
     import numpy as np
 
     from nmt.batching import TrainingBatches
-    from nmt.config import load_config
     from nmt.evaluation import score_corpus
     from nmt.model import build_model
     from nmt.training import TrainingState, compile_model, learning_rate_at
     from nmt.translator import Translator
 
-    config = load_config(args.config, args.set + overrides)
     t = config.train
-    src_tok, tgt_tok = tokenizers[config.data.joint_vocab]
+    src_tok, tgt_tok = tokenizers[(config.data.joint_vocab, config.data.vocab_size)]
     keras.utils.set_random_seed(t.seed)
     def make_batches(pairs) -> TrainingBatches:
         return TrainingBatches(
@@ -106,50 +104,34 @@ def main(argv=None) -> int:
 
     from nmt.config import load_config
     from nmt.data import prepare_data
-    from nmt.tokenizer import train_tokenizer
+    from nmt.training import prepare_tokenizers
 
-    base = load_config(
-        args.config,
-        [
-            f"data.corpus={args.corpus}",
-            f"data.src_lang={args.src}",
-            f"data.tgt_lang={args.tgt}",
-            f"data.max_pairs={args.pairs}",
-            "data.dev_size=1000",
-            "data.test_size=1000",
-        ]
-        + args.set,
-    )
+    # every variant's config: the corpus, then --set, then the variant's own overrides
     args.set = [
         f"data.corpus={args.corpus}",
         f"data.src_lang={args.src}",
         f"data.tgt_lang={args.tgt}",
+        f"data.max_pairs={args.pairs}",
+        "data.dev_size=1000",
+        "data.test_size=1000",
     ] + args.set
-    data = prepare_data(base.data)
-    train = data.splits.train
-    size = base.data.vocab_size
+    variants = [item.partition("=")[::2] for item in args.variant or ["base="]]
+    variants = [(name, [s for s in spec.split(";") if s]) for name, spec in variants]
+    configs = {name: load_config(args.config, args.set + o) for name, o in variants}
+    data = prepare_data(next(iter(configs.values())).data)
     tokenizers = {}
     with tempfile.TemporaryDirectory() as tmp:
-        tokenizers[False] = (
-            train_tokenizer((p.src for p in train), Path(tmp) / "src.model", size),
-            train_tokenizer((p.tgt for p in train), Path(tmp) / "tgt.model", size),
-        )
-        if any("joint_vocab=true" in v for v in args.variant):
-            texts = [p.src for p in train] + [p.tgt for p in train]
-            joint = train_tokenizer(texts, Path(tmp) / "joint.model", size)
-            tokenizers[True] = (joint, joint)
+        for config in configs.values():
+            key = (config.data.joint_vocab, config.data.vocab_size)
+            if key not in tokenizers:
+                folder = Path(tmp) / f"{key[0]}-{key[1]}"
+                tokenizers[key] = prepare_tokenizers(config, folder, data)
     results = {}
-    for item in args.variant or ["base="]:
-        name, _, spec = item.partition("=")
-        overrides = [s for s in spec.split(";") if s and not s.startswith("env:")]
-        for item in spec.split(";"):
-            if item.startswith("env:"):  # switches of experimental code under test
-                key, _, value = item[4:].partition("=")
-                os.environ[key] = value
-        results[name] = run_variant(name, overrides, args, data, tokenizers)
+    for name, overrides in variants:
+        results[name] = run_variant(configs[name], overrides, args, data, tokenizers)
         print(f"# {name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
     print(json.dumps({"corpus": args.corpus, "pair": f"{args.src}-{args.tgt}",
-                      "train_pairs": len(train), "results": results}, indent=1))
+                      "train_pairs": len(data.splits.train), "results": results}, indent=1))
     return 0
 
 

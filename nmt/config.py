@@ -165,7 +165,10 @@ class Config:
         if t.clipnorm < 0 or t.global_clipnorm < 0:
             raise ConfigError("train.clipnorm and train.global_clipnorm must be >= 0 (0: none)")
         if t.clipnorm and t.global_clipnorm:
-            raise ConfigError("set train.clipnorm or train.global_clipnorm, not both")
+            raise ConfigError(
+                "train.clipnorm and train.global_clipnorm are both set: clip one way "
+                "(e.g. --set train.clipnorm=0 --set train.global_clipnorm=5)"
+            )
         if not 0.0 <= t.label_smoothing < 1.0:
             raise ConfigError("train.label_smoothing must be in [0, 1)")
         if t.token_budget < 1 or t.max_batch_size < 1 or t.epochs < 1:

@@ -226,7 +226,9 @@ class Trainer(keras.callbacks.Callback):
         self.state.batch += 1
         self.state.since_eval += 1
         limit = self.config.train.max_minutes
-        if limit is not None and self._elapsed() >= limit * 60:
+        # workers' clocks differ: with several, a time-based stop waits for an evaluation (the
+        # same step on all of them), as time-based backups do
+        if self.worker.count == 1 and limit is not None and self._elapsed() >= limit * 60:
             log(f"time limit of {limit:g} minutes reached")
             self.stop = True
             self.model.stop_training = True  # Keras still runs the evaluation (on_epoch_end)

@@ -141,5 +141,5 @@ def test_schedule_settings_are_validated():
         load_config(None, ["train.eval_steps=0"])
     with pytest.raises(ConfigError, match="max_minutes"):
         load_config(None, ["train.max_minutes=0"])
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(ConfigError, match="clip one way"):
         load_config(None, ["train.clipnorm=1", "train.global_clipnorm=5"])
