@@ -31,7 +31,8 @@ def run_variant(config, overrides: list[str], args, data, tokenizers) -> dict:
     from nmt.batching import TrainingBatches
     from nmt.evaluation import score_corpus
     from nmt.model import build_model
-    from nmt.training import TrainingState, compile_model, learning_rate_at
+    from nmt.train_state import TrainingState
+    from nmt.training import compile_model, learning_rate_at
     from nmt.translator import Translator
 
     t = config.train

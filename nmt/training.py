@@ -48,26 +48,16 @@ from nmt.io import atomic_copy, atomic_write_text
 from nmt.model import Seq2Seq, build_model
 from nmt.plots import PLOT_FILE, plot_history
 from nmt.tokenizer import Tokenizer, train_tokenizer
+from nmt.train_state import (
+    BACKUP_DIR,
+    TrainingError,
+    TrainingState,
+    check_resumable,
+    has_state,
+    load_state,
+    save_state,
+)
 from nmt.translator import Translator
-
-BACKUP_DIR = "backup"
-STATE_WEIGHTS = "state.weights.h5"  # the name used by backups written before state-<step>
-STATE_FILE = "state.json"
-# keys that may differ between the saved config and the one given when resuming
-RESUMABLE_CHANGES = {
-    ("train", "epochs"),
-    ("train", "max_minutes"),
-    ("train", "patience"),
-    ("train", "strategy"),
-    ("train", "backup_minutes"),
-    ("train", "backup_steps"),
-    ("train", "tensorboard"),
-    ("train", "keep_epochs"),
-}
-
-
-class TrainingError(ValueError):
-    """Training cannot start as asked."""
 
 
 def log(message: str) -> None:
@@ -75,28 +65,6 @@ def log(message: str) -> None:
 
 
 # --- run preparation ----------------------------------------------------------------------------
-def _check_resumable(saved: Config, given: Config) -> Config:
-    """Return the config to resume with: the saved one, with the changes users may make."""
-    saved_dict, given_dict = saved.to_dict(), given.to_dict()
-    diffs = [
-        (section, key)
-        for section, values in saved_dict.items()
-        if isinstance(values, dict)
-        for key, value in values.items()
-        if given_dict[section][key] != value
-    ]
-    refused = [f"{s}.{k}" for s, k in diffs if (s, k) not in RESUMABLE_CHANGES]
-    if refused:
-        raise TrainingError(
-            "the run directory holds a run with a different config ("
-            + ", ".join(refused)
-            + "); resume it without those changes, or choose a new output directory"
-        )
-    for section, key in diffs:
-        setattr(getattr(saved, section), key, getattr(getattr(given, section), key))
-    return saved
-
-
 def prepare_tokenizers(
     config: Config, run_dir: Path, data: PreparedData
 ) -> tuple[Tokenizer, Tokenizer]:
@@ -117,41 +85,6 @@ def prepare_tokenizers(
 
 
 # --- callbacks ----------------------------------------------------------------------------------
-class TrainingState:
-    """Everything besides weights that a resumed run needs; saved as backup/state.json."""
-
-    def __init__(self) -> None:
-        self.epoch = 0  # epochs completed
-        self.batch = 0  # batches completed inside the current epoch (mid-epoch backups)
-        self.step = 0  # optimizer steps in total
-        self.best_bleu = -1.0
-        self.best_val_loss = float("inf")
-        self.best_epoch = -1
-        self.wait = 0  # evaluations without improvement (early stopping)
-        self.plateau_wait = 0
-        self.lr_scale = 1.0  # reduce-on-plateau factor applied so far
-        self.since_eval = 0  # steps since the last dev evaluation
-        self.best_step = -1
-        self.elapsed = 0.0  # training seconds over all sessions
-        self.stopped_early = False
-        self.history: list[dict[str, Any]] = []
-        self.weights_file = STATE_WEIGHTS  # backup/<file> holding weights + optimizer
-        self.rng: list[list[int]] = []  # dropout seed-generator states, in model.variables order
-        self.replicas = 1  # replicas in sync when saved (a step is one batch per replica)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainingState:
-        state = cls()
-        unknown = set(values) - set(state.__dict__)
-        if unknown:
-            raise TrainingError(f"backup state has unknown keys {sorted(unknown)}")
-        state.__dict__.update(values)
-        return state
-
-
 def learning_rate_at(config: Config, state: TrainingState) -> float:
     """Linear warm-up, then the configured decay (the plateau factor is in ``lr_scale``)."""
     t = config.train
@@ -319,26 +252,10 @@ class Trainer(keras.callbacks.Callback):
         return self._elapsed_at_start + time.time() - self._session_start
 
     def save_state(self) -> None:
-        """Write weights+optimizer to a new file, then the state that names it, then drop the
-        previous file: a kill at any moment leaves a consistent (state, weights) pair."""
-        s = self.state
-        s.elapsed = self._elapsed()
-        s.rng = [[int(x) for x in v.numpy()] for v in seed_states(self.model)]
-        backup = self.run_dir / BACKUP_DIR
-        previous = s.weights_file
-        s.weights_file = f"state-{s.step}.weights.h5"
-        if s.weights_file != previous or not (backup / s.weights_file).is_file():
-            save_weights(self.model, backup / s.weights_file)
-        atomic_write_text(backup / STATE_FILE, json.dumps(s.to_dict()))
-        if previous != s.weights_file and (backup / previous).is_file():
-            (backup / previous).unlink()
+        """Back up the resumable state (see ``nmt.train_state.save_state``)."""
+        self.state.elapsed = self._elapsed()
+        save_state(self.run_dir, self.model, self.state)
         self._last_backup = time.time()
-
-
-def seed_states(model: keras.Model) -> list:
-    """The dropout seed-generator state variables (not part of ``save_weights``)."""
-    weights = {id(v) for v in model.weights}
-    return [v for v in model.variables if id(v) not in weights and "seed_generator" in v.path]
 
 
 def write_log(path: Path, history: list[dict[str, Any]]) -> None:
@@ -352,31 +269,6 @@ def write_log(path: Path, history: list[dict[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(history)
     atomic_write_text(path, buffer.getvalue())
-
-
-def load_state(run_dir: Path, model: Seq2Seq) -> TrainingState | None:
-    """Restore weights, optimizer and RNG state from backup/, if a backup exists."""
-    backup = run_dir / BACKUP_DIR
-    if not (backup / STATE_FILE).is_file():
-        return None
-    try:
-        values = json.loads((backup / STATE_FILE).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise TrainingError(f"{backup / STATE_FILE}: corrupt ({err})") from err
-    state = TrainingState.from_dict(values)
-    weights = backup / state.weights_file
-    if not weights.is_file():
-        raise TrainingError(f"{backup}: the state names {state.weights_file}, which is missing")
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    model.load_weights(str(weights))
-    seeds = seed_states(model)
-    if len(state.rng) == len(seeds):
-        for variable, value in zip(seeds, state.rng):
-            variable.assign(np.array(value, dtype=variable.dtype))
-    elif state.rng:
-        log("dropout RNG state not restored (model has a different number of generators)")
-    return state
 
 
 # --- main entry -----------------------------------------------------------------------------------
@@ -413,7 +305,7 @@ def train(
     run_dir = worker_run_dir(Path(run_dir), worker)
     parent_dir = None
     if (run_dir / CONFIG_FILE).is_file():
-        config = _check_resumable(load_config(run_dir / CONFIG_FILE), config)
+        config = check_resumable(load_config(run_dir / CONFIG_FILE), config)
         log(f"resuming the run in {run_dir}")
         metadata_path = run_dir / "metadata.json"
         if metadata_path.is_file():
@@ -506,14 +398,14 @@ def _train(
         model = build_model(
             config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
         )
-        fresh = not (run_dir / BACKUP_DIR / STATE_FILE).is_file()
+        fresh = not has_state(run_dir)
         if fresh and parent_dir is not None:
             finetune.load_parent_weights(model, parent_dir)  # before compile: no optimizer yet
             log(f"initialised from {parent_dir / BEST_WEIGHTS}")
         compile_model(model, config)
         if replicas > 1:
             prepare_replicated_model(model, multi_worker=worker.count > 1)
-        state = load_state(run_dir, model)
+        state = load_state(run_dir, model, warn=log)
     inference_model = build_model(config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size)
     log(f"model: {model.count_params():,} parameters; strategy {t.strategy}, {replicas} replica(s)")
     if state is None:

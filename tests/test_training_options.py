@@ -11,7 +11,8 @@ from conftest import reverse_pairs, tiny_overrides, write_tsv
 
 from nmt.checkpoint import load_run, read_metadata
 from nmt.config import ConfigError, load_config
-from nmt.training import TrainingState, learning_rate_at, train
+from nmt.train_state import TrainingState
+from nmt.training import learning_rate_at, train
 
 
 def test_learning_rate_warmup_then_decay():
