@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections import Counter
@@ -50,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-best",
         type=int,
         default=1,
-        help="with --n-best-file: how many translations per line to list (<= beam size)",
+        help="list this many translations per line as 'LINE ||| text ||| score ||| log-prob' "
+        "(to --n-best-file if given, else in place of the output lines; the beam is widened "
+        "to at least N)",
     )
-    add("--n-best-file", help="write n-best lists here: 'LINE ||| text ||| score ||| log-prob'")
+    add("--n-best-file", help="write the n-best lists here, the 1-best lines to the output")
     add(
         "--align",
         action="store_true",
@@ -83,10 +86,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    problem = _check_args(args)
+    problem = _check_args(args) or _check_paths(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()  # the reader left (| head): end quietly, as cat does
+        return 141
+    except OSError as err:  # a disk that fills, a file that vanishes: one line, no traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     prefer_onednn()
     quiet_tensorflow()
@@ -134,66 +159,100 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return "--beam-prune must be >= 0 (0: no pruning)"
     if args.max_tokens is not None and args.max_tokens < 1:
         return "--max-tokens must be >= 1"
-    for name in ("input", "reference"):
-        path = getattr(args, name)
+    return None
+
+
+def _check_paths(args: argparse.Namespace) -> str | None:
+    """Inputs exist, outputs can be written, and no output is an input or another output,
+    checked before the model loads."""
+    from nmt.io import output_file_problem, output_folder_problem, same_file
+
+    inputs = [(f"--{name}", getattr(args, name)) for name in ("input", "reference")]
+    outputs = [("--output", args.output), ("--n-best-file", args.n_best_file)]
+    for flag, path in inputs:
         if path is not None and not Path(path).is_file():
-            return f"--{name} {path}: no such file"
+            return f"{flag} {path}: no such file"
+    for flag, path in outputs:
+        problem = path is not None and output_file_problem(path)
+        if problem:
+            return f"{flag} {path}: {problem}"
+    if args.plot_attention is not None:
+        problem = output_folder_problem(args.plot_attention)
+        if problem:
+            return f"--plot-attention {args.plot_attention}: {problem}"
+    named = [(flag, path) for flag, path in inputs + outputs if path is not None]
+    for i, (flag, path) in enumerate(named):
+        for other_flag, other in named[i + 1 :]:
+            if other_flag in ("--output", "--n-best-file") and same_file(path, other):
+                return f"{other_flag} {other} is the same file as {flag} {path}"
     return None
 
 
 def translate_file(translator, args: argparse.Namespace) -> int:
-    """Translate ``args.input`` (or stdin) to ``args.output`` (or stdout), one line per line."""
+    """Translate ``args.input`` (or stdin) to ``args.output`` (or stdout), one line per line.
+
+    Output files are written beside and renamed into place at the end, so Ctrl-C leaves a
+    previous file as it was. ``--n-best N`` without ``--n-best-file`` writes the n-best lines in
+    place of the 1-best ones.
+    """
+    from nmt.io import output_stream
     from nmt.streaming import one_line, read_lines, repair_summary, translate_lines
 
-    beam = args.beam or translator.decode.beam_size
-    n_best = min(args.n_best, beam)
+    beam = max(args.beam or translator.decode.beam_size, args.n_best)
     stats: Counter = Counter()
-    with ExitStack() as stack:
-        source: BinaryIO = (
-            stack.enter_context(open(args.input, "rb")) if args.input else sys.stdin.buffer
-        )
-        out: TextIO = (
-            stack.enter_context(open(args.output, "w", encoding="utf-8", newline="\n"))
-            if args.output
-            else _utf8(sys.stdout)
-        )
-        nbest_out = (
-            stack.enter_context(open(args.n_best_file, "w", encoding="utf-8", newline="\n"))
-            if args.n_best_file
-            else None
-        )
-        progress = _progress(args, source)
-        if progress is not None:
-            stack.callback(progress.close)
-        results = translate_lines(
-            translator,
-            read_lines(source),
-            stats,
-            chunk_lines=args.chunk_lines,
-            beam_size=beam,
-            n_best=n_best if nbest_out else 1,
-            with_attention=bool(args.align or args.plot_attention),
-        )
-        hypotheses: list[str] = []
-        start, count = time.perf_counter(), 0
-        for number, (_, hyps) in enumerate(results):
-            out.write(_format(translator, hyps[0], args) + "\n")
-            if nbest_out is not None:
-                for hyp in hyps:
-                    nbest_out.write(
-                        f"{number} ||| {one_line(hyp.text)} ||| {hyp.score:.4f} "
-                        f"||| {hyp.log_prob:.4f}\n"
-                    )
-            if args.plot_attention and hyps[0].attention is not None and hyps[0].tokens:
-                _plot(translator, hyps[0], Path(args.plot_attention) / f"{number + 1:06d}.png")
-            if args.reference:
-                hypotheses.append(hyps[0].text)
-            count += 1
+    hypotheses: list[str] = []
+    start, count = time.perf_counter(), 0
+    try:
+        with ExitStack() as stack:
+            source: BinaryIO = (
+                stack.enter_context(open(args.input, "rb")) if args.input else sys.stdin.buffer
+            )
+            out: TextIO = (
+                stack.enter_context(output_stream(args.output))
+                if args.output
+                else _utf8(sys.stdout)
+            )
+            nbest_out: TextIO | None = None
+            if args.n_best_file:
+                nbest_out = stack.enter_context(output_stream(args.n_best_file))
+            elif args.n_best > 1:
+                nbest_out = out
+            progress = _progress(args, source)
             if progress is not None:
-                progress.update(1)
-            if args.chunk_lines == 1:
-                out.flush()
-        out.flush()
+                stack.callback(progress.close)
+            results = translate_lines(
+                translator,
+                read_lines(source),
+                stats,
+                chunk_lines=args.chunk_lines,
+                beam_size=beam,
+                n_best=args.n_best if nbest_out else 1,
+                with_attention=bool(args.align or args.plot_attention),
+            )
+            for number, (_, hyps) in enumerate(results):
+                if nbest_out is not out:
+                    out.write(_format(translator, hyps[0], args) + "\n")
+                if nbest_out is not None:
+                    for hyp in hyps:
+                        nbest_out.write(
+                            f"{number} ||| {one_line(hyp.text)} ||| {hyp.score:.4f} "
+                            f"||| {hyp.log_prob:.4f}\n"
+                        )
+                if args.plot_attention and hyps[0].attention is not None and hyps[0].tokens:
+                    path = Path(args.plot_attention) / f"{number + 1:06d}.png"
+                    _plot(translator, hyps[0], path)
+                if args.reference:
+                    hypotheses.append(hyps[0].text)
+                count += 1
+                if progress is not None:
+                    progress.update(1)
+                if args.chunk_lines == 1:
+                    out.flush()
+            out.flush()
+    except KeyboardInterrupt:
+        kept = f"; {args.output} is as it was before" if args.output else ""
+        print(f"\ninterrupted after {count} line(s){kept}", file=sys.stderr)
+        return 130
     seconds = time.perf_counter() - start
     summary = repair_summary(stats)
     if summary:
@@ -264,6 +323,9 @@ def _score(hypotheses: list[str], reference: str) -> int:
         refs = [line.rstrip("\r\n") for line in handle.read().split("\n")]
     if refs and refs[-1] == "":
         refs.pop()
+    if not hypotheses:
+        print("error: the input has no lines: nothing to score", file=sys.stderr)
+        return 1
     if len(refs) != len(hypotheses):
         print(
             f"error: {reference} has {len(refs)} lines but the input has {len(hypotheses)}; "

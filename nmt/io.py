@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 
 def usual_permissions(path: Path) -> None:
@@ -49,3 +50,61 @@ def atomic_copy(src: Path, dst: Path) -> None:
     """Copy a file atomically."""
     with atomic_path(dst) as tmp:
         tmp.write_bytes(Path(src).read_bytes())
+
+
+def _probe_folder(folder: Path) -> str | None:
+    """Why no file can be created in ``folder``, or None (a real probe: permission bits do not
+    bind root, read-only mounts do not show in them)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nmt-probe.", dir=folder)
+    except OSError as err:
+        return f"cannot create files in {folder} ({err.strerror})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def output_file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be written as an output file, or None. Checked before slow work."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a directory, not a file"
+    if path.exists() and not path.is_file():
+        return None  # a device or FIFO (/dev/stdout, a named pipe): opened as it is
+    folder = path.parent
+    if not folder.is_dir():
+        return f"folder {folder} does not exist"
+    return _probe_folder(folder)
+
+
+def output_folder_problem(path: str | Path) -> str | None:
+    """Why files cannot be written into folder ``path`` (created later if missing), or None."""
+    path = Path(path)
+    if path.exists():
+        return _probe_folder(path) if path.is_dir() else f"{path} exists and is not a folder"
+    existing = next(parent for parent in path.parents if parent.exists())
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    return _probe_folder(existing)
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file (through links too), existing or not."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+@contextlib.contextmanager
+def output_stream(path: str | Path) -> Iterator[TextIO]:
+    """A UTF-8 text stream to ``path``: a regular file is written beside and renamed into place
+    on success, so an interrupted run leaves the previous file as it was; a device or FIFO is
+    written directly."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        with open(path, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as stream:
+        yield stream

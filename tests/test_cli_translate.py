@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from nmt.cli_translate import main
 from nmt.interactive import Session
@@ -153,3 +159,103 @@ def test_interactive_session_commands(trained_run):
     assert session.handle(":help") and ":nbest N" in err.getvalue()
     assert session.handle("   ")
     assert not session.handle(":quit")
+
+
+# --- what a hostile newcomer tries: outputs are theirs, errors are one line ---------------------
+def test_output_onto_the_input_is_refused_and_the_file_kept(trained_run, tmp_path, capsys):
+    same = tmp_path / "same.txt"
+    same.write_text("alpha bravo charlie\n", encoding="utf-8")
+    link = tmp_path / "link.txt"
+    link.symlink_to(same)
+    for out in (same, link):
+        assert main(["-m", str(trained_run), "-i", str(same), "-o", str(out)]) == 2
+        assert "is the same file as --input" in capsys.readouterr().err
+    nbest = ["--n-best", "2", "--n-best-file"]
+    assert main(["-m", str(trained_run), "-i", str(same), "-o", str(tmp_path / "o"), *nbest,
+                 str(tmp_path / "o")]) == 2  # fmt: skip
+    assert "--n-best-file" in capsys.readouterr().err
+    assert same.read_text(encoding="utf-8") == "alpha bravo charlie\n"
+
+
+@pytest.mark.parametrize(
+    "flag, where, message",
+    [
+        ("-o", "missing/out.txt", "folder .*missing does not exist"),
+        ("-o", ".", "is a directory, not a file"),
+        ("-o", "/proc/nmt-out.txt", "cannot create files in /proc"),  # unwritable even for root
+        ("--n-best-file", "/proc/nmt-nbest.txt", "cannot create files in /proc"),
+        ("--plot-attention", "/proc/nmt-plots", "cannot create files in /proc"),
+        ("--plot-attention", "in.txt", "exists and is not a folder"),
+    ],
+)
+def test_unwritable_outputs_are_one_line_before_loading(
+    tmp_path, monkeypatch, capsys, flag, where, message
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("alpha\n", encoding="utf-8")
+    # the model does not exist: the output check must come first, before any loading
+    argv = ["-m", "/nonexistent/model", "-i", "in.txt", "--n-best", "2", flag, where]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_nbest_without_file_goes_to_the_output(trained_run, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("india juliet\nalpha bravo charlie\n", encoding="utf-8")
+    # no --beam: the model's beam is 1, widened to the 3 asked for
+    assert main(["-m", str(trained_run), "-i", str(src), "--n-best", "3", "-q"]) == 0
+    rows = [line.split(" ||| ") for line in capsys.readouterr().out.splitlines()]
+    assert [r[0] for r in rows] == ["0"] * 3 + ["1"] * 3
+    assert rows[0][1] == "JULIET INDIA" and rows[3][1] == "CHARLIE BRAVO ALPHA"
+    assert len({r[1] for r in rows[:3]}) == 3
+
+
+def test_empty_input_with_reference_is_an_error(trained_run, tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    assert main(["-m", str(trained_run), "-i", str(empty), "-r", str(empty), "-q"]) == 1
+    assert "nothing to score" in capsys.readouterr().err
+
+
+def _translate_process(run, *argv: str, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, str(REPO / "translate.py"), "-m", str(run), *argv]
+    return subprocess.Popen(command, cwd=REPO, env=env, text=True, **kwargs)
+
+
+def test_ctrl_c_keeps_the_previous_output_file(trained_run, tmp_path):
+    out = tmp_path / "out.txt"
+    out.write_text("the user's previous translations\n", encoding="utf-8")
+    process = _translate_process(
+        trained_run, "-o", str(out), "--chunk-lines", "1", "-q",
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    process.stdin.write("alpha bravo charlie\n")
+    process.stdin.flush()
+    deadline = time.time() + 120
+    partial: list[Path] = []
+    while time.time() < deadline and not any(p.stat().st_size for p in partial):
+        time.sleep(0.1)
+        partial = list(tmp_path.glob(".out.txt.*"))
+    assert partial, "no translation was written within the time limit"
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 130
+    assert "interrupted after 1 line(s)" in err and "Traceback" not in err
+    assert out.read_text(encoding="utf-8") == "the user's previous translations\n"
+    assert not list(tmp_path.glob(".out.txt.*"))
+
+
+def test_closed_pipe_ends_quietly(trained_run, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("alpha bravo charlie\n" * 20000, encoding="utf-8")
+    process = _translate_process(
+        trained_run, "-i", str(src), "-q", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    first = process.stdout.readline()
+    process.stdout.close()  # what | head -1 does
+    err = process.stderr.read()
+    process.wait(timeout=120)
+    assert first == "CHARLIE BRAVO ALPHA\n"
+    assert process.returncode == 141 and err == ""
