@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m nmt.average", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("out_dir", help="run directory to write (replaced if it exists)")
+    parser.add_argument("out_dir", help="run directory to write: a new or empty folder")
     parser.add_argument(
         "sources", nargs="+", help="run directories (best weights) or .weights.h5 files"
     )
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"error: cannot write {args.out_dir}: {err}", file=sys.stderr)
+        return 1
     print(f"averaged {len(args.sources)} checkpoints -> {out}")
     return 0
 

@@ -105,7 +105,8 @@ def export_run(
     stale: tuple[str, ...] = (),
     **metadata: Any,
 ) -> Path:
-    """Write a shippable copy of ``run_dir`` to ``out_dir`` (replaced atomically as a whole).
+    """Write a shippable copy of ``run_dir`` to ``out_dir``, a new or empty folder (an existing
+    folder with anything in it is refused, never replaced: it may hold a user's files).
 
     The copy's weights are ``run_dir``'s best, or the mean of ``weights`` (files of models
     with ``run_dir``'s config and tokenizers); ``metadata`` is merged into its metadata.json
@@ -116,6 +117,13 @@ def export_run(
     for path in weights:
         if not path.is_file():
             raise CheckpointError(f"{path}: no such weights file to export")
+    if not (run_dir / "tokenizer").is_dir():
+        raise CheckpointError(f"{run_dir}: no tokenizer/ folder, not a complete run directory")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise CheckpointError(
+            f"{out_dir} already exists and is not an empty folder: write to a new one "
+            "(nothing was changed)"
+        )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -135,7 +143,7 @@ def export_run(
             **metadata,
         )
         if out_dir.exists():
-            shutil.rmtree(out_dir)
+            out_dir.rmdir()  # empty, as checked above: rmdir refuses anything else
         usual_permissions(staging)  # mkdtemp makes 0700 folders
         staging.rename(out_dir)
     finally:
@@ -157,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"error: cannot write {args.out_dir}: {err}", file=sys.stderr)
+        return 1
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"exported {args.run_dir} -> {out} ({size / 1e6:.1f} MB)")
     return 0

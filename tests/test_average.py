@@ -63,6 +63,12 @@ def test_averaging_refuses_what_does_not_belong_together(trained_run, tmp_path, 
         average_checkpoints([trained_run, best], tmp_path / "a")
     with pytest.raises(CheckpointError, match="write elsewhere"):
         average_checkpoints([trained_run, trained_run / "last.weights.h5"], trained_run)
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main([str(users), str(trained_run), str(trained_run / "last.weights.h5")]) == 2
+    assert "not an empty folder" in capsys.readouterr().err
+    assert [p.name for p in users.iterdir()] == ["notes.txt"]
     other = tmp_path / "other"
     shutil.copytree(trained_run, other, ignore=shutil.ignore_patterns("backup", "epochs"))
     (other / "tokenizer" / "tgt.model").write_bytes(

@@ -23,3 +23,21 @@ def test_float16_export_translates_the_same(trained_run, tmp_path):
     assert Translator.from_checkpoint(out).translate(sentences, beam_size=1) == (
         Translator.from_checkpoint(trained_run).translate(sentences, beam_size=1)
     )
+
+
+def test_export_never_replaces_an_existing_folder(trained_run, tmp_path, capsys):
+    from nmt.export import main
+
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main([str(trained_run), str(users)]) == 2
+    assert "already exists and is not an empty folder" in capsys.readouterr().err
+    assert (users / "notes.txt").read_text(encoding="utf-8") == "mine"
+    before = sorted(p.name for p in trained_run.iterdir())
+    assert main([str(trained_run), str(trained_run)]) == 2  # onto itself
+    assert sorted(p.name for p in trained_run.iterdir()) == before
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([str(trained_run), str(empty)]) == 0  # an empty folder is fine
+    assert (empty / "model.weights.h5").is_file()
