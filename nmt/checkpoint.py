@@ -10,7 +10,9 @@ Layout (see DESIGN.md)::
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +110,15 @@ def update_metadata(run_dir: Path, drop: tuple[str, ...] = (), **updates: Any) -
     return metadata
 
 
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def initial_metadata(config: Config, src: Tokenizer, tgt: Tokenizer, model: Seq2Seq) -> dict:
+    """What metadata.json records of a new run; the tokenizers' sha256 ties them to the model."""
+    sha256 = {side: file_sha256(tok.path) for side, tok in (("src", src), ("tgt", tgt)) if tok.path}
     return {
+        "tokenizer_sha256": sha256,
         "parameters": int(model.count_params()),
         "src_lang": config.data.src_lang,
         "tgt_lang": config.data.tgt_lang,
@@ -128,6 +137,26 @@ def load_tokenizers(run_dir: Path, config: Config) -> tuple[Tokenizer, Tokenizer
     except TokenizerError as err:
         raise CheckpointError(f"{run_dir}: {err}") from err
     return src, tgt
+
+
+def check_tokenizer_identity(run_dir: Path, config: Config, metadata: dict[str, Any]) -> None:
+    """Refuse tokenizer files that are not the ones the model was trained with (another model's
+    tokenizers of the same size load without complaint and translate into gibberish). Run
+    directories written before the check was recorded load with a warning."""
+    recorded = metadata.get("tokenizer_sha256")
+    if not recorded:
+        print(
+            f"warning: {run_dir}: {METADATA_FILE} records no tokenizer sha256 (an older run): "
+            "cannot check that the tokenizers belong to this model",
+            file=sys.stderr,
+        )
+        return
+    for side, path in zip(("src", "tgt"), tokenizer_paths(run_dir, config.data.joint_vocab)):
+        if side in recorded and file_sha256(path) != recorded[side]:
+            raise CheckpointError(
+                f"{path}: not the {side} tokenizer this model was trained with (its sha256 "
+                f"differs from {METADATA_FILE}'s): tokenizer and model do not belong together"
+            )
 
 
 def load_run(
@@ -158,6 +187,7 @@ def load_run(
             f"{run_dir} was saved with Keras {saved_keras}; this is Keras {keras.__version__}"
         )
     src, tgt = load_tokenizers(run_dir, config)
+    check_tokenizer_identity(run_dir, config, metadata)
     for side, tok in (("src", src), ("tgt", tgt)):
         expected = metadata.get(f"{side}_vocabulary_size")
         if expected is not None and expected != tok.vocabulary_size:

@@ -77,6 +77,27 @@ def test_tokenizer_that_does_not_belong(run_copy, tmp_path):
         load_run(run_copy)
 
 
+def test_tokenizer_of_the_same_size_is_refused_by_its_sha256(run_copy, capsys):
+    # another model's tokenizer with the same vocabulary size: only the sha256 tells them apart
+    src, tgt = run_copy / "tokenizer" / "src.model", run_copy / "tokenizer" / "tgt.model"
+    src_bytes = src.read_bytes()
+    src.write_bytes(tgt.read_bytes())
+    with pytest.raises(CheckpointError, match="src tokenizer this model was trained with"):
+        load_run(run_copy)
+    src.write_bytes(src_bytes)
+    metadata = json.loads((run_copy / "metadata.json").read_text())
+    del metadata["tokenizer_sha256"]  # a run directory from before the check
+    (run_copy / "metadata.json").write_text(json.dumps(metadata))
+    load_run(run_copy)
+    assert "records no tokenizer sha256" in capsys.readouterr().err
+
+
+def test_shipped_models_record_their_tokenizers(capsys):
+    for name in ("en-es", "es-en"):
+        load_run(name)
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_corrupt_metadata_and_config(run_copy):
     (run_copy / "metadata.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="corrupt JSON"):
