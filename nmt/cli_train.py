@@ -51,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="tf.distribute strategy: mirrored (GPUs of one machine) or multi-worker (TF_CONFIG)",
     )
     parser.add_argument("--epochs", type=int, help="total number of epochs (resumed ones count)")
-    parser.add_argument("--max-minutes", type=float, help="stop after the epoch passing this time")
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        help="stop training after this many minutes (then one last dev evaluation)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -99,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, flag)
         if value is not None:
             overrides.insert(0, f"{key}={value}")
+    created = not Path(out).exists()
     try:
         base = args.config
         if args.resume:
@@ -118,5 +123,33 @@ def main(argv: list[str] | None = None) -> int:
         DistributeError,
     ) as err:
         print(f"error: {err}", file=sys.stderr)
+        _remove_if_empty(Path(out), created)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {_resume_hint(Path(out))}", file=sys.stderr)
+        _remove_if_empty(Path(out), created)
+        return 130
+    except OSError as err:  # a full disk, a folder that cannot be written
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        _remove_if_empty(Path(out), created)
+        return 1
     return 0
+
+
+def _resume_hint(run_dir: Path) -> str:
+    """How to continue after an interrupt, from what the run directory holds."""
+    from nmt.train_state import has_state
+
+    if has_state(run_dir):
+        return (
+            f"continue with: python train.py --resume {run_dir} "
+            "(from its last backup; the steps after it are trained again)"
+        )
+    return "no training state was saved yet: run the same command again to start over"
+
+
+def _remove_if_empty(run_dir: Path, created: bool) -> None:
+    """Remove the run directory this command created if a failure left it empty."""
+    if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()

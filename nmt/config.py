@@ -183,6 +183,8 @@ class Config:
             raise ConfigError("train.max_minutes must be > 0")
         if t.steps_per_epoch is not None and t.steps_per_epoch < 1:
             raise ConfigError("train.steps_per_epoch must be >= 1")
+        if d.max_pairs is not None and d.max_pairs < 1:
+            raise ConfigError("data.max_pairs must be >= 1 (or null: every pair)")
         if d.vocab_size < 8:
             raise ConfigError("data.vocab_size must be >= 8")
         if (d.dev_size < 1 and not d.dev_corpus) or d.test_size < 0:
@@ -327,7 +329,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a YAML config (or defaults when ``path`` is None) and apply overrides."""
     values: dict[str, Any] = {}
     if path is not None:
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError as err:
+            raise ConfigError(f"{path}: no such config file") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: cannot read it ({err})") from err
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import unicodedata
@@ -55,12 +56,20 @@ def _read_text_lines(path: str) -> list[str]:
     """Read a UTF-8 text file line by line through ``datasets`` (bad bytes are replaced)."""
     import datasets
 
-    dataset = datasets.load_dataset(
-        "text",
-        data_files={"train": path},
-        split="train",
-        encoding_errors="replace",
-    )
+    if not os.path.isfile(path):
+        raise CorpusError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        return []  # datasets cannot build a dataset from an empty file
+    try:
+        dataset = datasets.load_dataset(
+            "text",
+            data_files={"train": path},
+            split="train",
+            encoding_errors="replace",
+        )
+    except Exception as err:  # datasets wraps read errors in its own types
+        cause = err.__cause__ or err
+        raise CorpusError(f"{path}: cannot read it as text ({cause})") from err
     return dataset["text"]
 
 

@@ -50,6 +50,7 @@ from nmt.plots import PLOT_FILE, plot_history
 from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.train_state import (
     BACKUP_DIR,
+    STATE_FILE,
     TrainingError,
     TrainingState,
     check_resumable,
@@ -292,6 +293,28 @@ def compile_model(model: Seq2Seq, config: Config) -> None:
     model.compile(optimizer=optimizer, jit_compile=t.jit_compile)
 
 
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a run directory that training would damage: a folder of other files, or a trained
+    run whose backup is gone (it would restart from scratch over the trained weights)."""
+    if not run_dir.is_dir() and run_dir.exists():
+        raise TrainingError(f"{run_dir} exists and is not a folder")
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise TrainingError(
+            f"{run_dir} holds files but is not a run directory (no {CONFIG_FILE}): "
+            "choose a new or empty folder for --out"
+        )
+    trained = [name for name in (BEST_WEIGHTS, LOG_FILE) if (run_dir / name).is_file()]
+    if trained and not has_state(run_dir):
+        raise TrainingError(
+            f"{run_dir} holds a trained model ({', '.join(trained)}) but no backup state "
+            f"({BACKUP_DIR}/{STATE_FILE}), so it cannot be resumed and training would start "
+            f"over and overwrite it; train into a new --out, or start from its weights with "
+            f"--init-from {run_dir} --out NEW_RUN"
+        )
+
+
 def train(
     config: Config, run_dir: str | Path, init_from: str | Path | None = None
 ) -> dict[str, Any]:
@@ -304,6 +327,7 @@ def train(
     strategy, worker = make_strategy(config.train.strategy)
     run_dir = worker_run_dir(Path(run_dir), worker)
     parent_dir = None
+    check_run_dir(run_dir)
     if (run_dir / CONFIG_FILE).is_file():
         config = check_resumable(load_config(run_dir / CONFIG_FILE), config)
         log(f"resuming the run in {run_dir}")
