@@ -106,7 +106,7 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
     mean beam ``k`` costs ``k`` times greedy per sentence."""
     import tensorflow as tf
 
-    from nmt.search import argmax_and_normalizer, normalized_top_extensions
+    from nmt.vocab_kernels import argmax_and_normalizer, normalized_top_extensions
 
     model = translator.model
     tables = translator.decode_tables()  # as the translator's own search uses them

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
+from nmt.vocab_kernels import NEG_INF, argmax_and_normalizer, to_slots, top_extensions_at_slots
+
 
 class Rows(NamedTuple):
     """Where the rows of a beam step sit: row ``i`` is beam ``slots[i] % beams`` of sentence
@@ -134,9 +136,6 @@ def _keep(mask: tf.Tensor, nest: Any) -> Any:
     return tf.nest.map_structure(lambda x: tf.gather(x, index), nest)
 
 
-NEG_INF = -1e9  # a finite "minus infinity": arithmetic on it never gives NaN
-
-
 def gnmt_penalty(lengths: tf.Tensor, alpha: float) -> tf.Tensor:
     """GNMT length penalty ``((5 + |Y|) / 6) ** alpha``; ``lengths`` count the EOS token."""
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
@@ -236,11 +235,142 @@ def _free_batch(x: tf.Tensor) -> tf.TensorShape:
     return tf.TensorShape([None]).concatenate(x.shape[1:])
 
 
-def _to_slots(values: tf.Tensor, slots: tf.Tensor, count, fill) -> tf.Tensor:
-    """Rows ``values`` ``(live, ...)`` placed at ``slots`` of a ``(count, ...)`` tensor whose
-    other rows are ``fill``."""
-    shape = tf.concat([[count], tf.shape(values)[1:]], 0)
-    return tf.tensor_scatter_nd_update(tf.fill(shape, fill), slots[:, None], values)
+# --- the stages of one beam step -----------------------------------------------------------------
+# Each works on the sentences still searching (``active`` of them, ``beam`` slots each) and is
+# tested alone in tests/test_search.py; ``_BeamSearch._advance`` runs them in this order.
+
+
+def force_end(
+    top_scores: tf.Tensor,
+    parent: tf.Tensor,
+    token: tf.Tensor,
+    eos_totals: tf.Tensor,
+    forced: tf.Tensor,
+    eos_id: int,
+    pad_id: int,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """At its length limit a sentence may only end: its candidates become its beams + EOS.
+
+    ``top_scores``, ``parent``, ``token`` ``(active, 2 * beam)``: the candidates (total
+    log-prob, parent beam, token); ``eos_totals`` ``(active, beam)``: each beam's total if it
+    ended now (``NEG_INF`` for an empty beam); ``forced`` ``(active,)`` bool. Returns the three
+    ``(active, 2 * beam)`` with each forced row's first ``beam`` candidates its beams ending in
+    EOS and the rest empty (``NEG_INF``, ``pad_id``). Patching after the top-k is cheaper than
+    masking the whole vocabulary."""
+    beam = eos_totals.shape[1]
+    ending = tf.concat([eos_totals, tf.fill(tf.shape(eos_totals), NEG_INF)], 1)
+    slots = tf.range(2 * beam)[None]
+    forced = forced[:, None]
+    top_scores = tf.where(forced, ending, top_scores)
+    parent = tf.where(forced, slots % beam, parent)
+    token = tf.where(forced, tf.where(slots < beam, eos_id, pad_id), token)
+    return top_scores, parent, token
+
+
+def select_alive(
+    top_scores: tf.Tensor, is_eos: tf.Tensor, beam: int, prune: float
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The next alive beams: the ``beam`` best candidates that do not end, less those pruned.
+
+    ``top_scores``, ``is_eos`` ``(active, 2 * beam)`` -> their log-probs ``(active, beam)``,
+    best first, ``NEG_INF`` for an empty or pruned beam, and their places among the candidates
+    ``(active, beam)``. ``prune`` > 0 drops a beam more than ``prune`` below its sentence's best.
+    """
+    alive_scores, pick = tf.math.top_k(tf.where(is_eos, NEG_INF, top_scores), k=beam)
+    alive_scores = tf.maximum(alive_scores, NEG_INF)
+    if prune > 0:
+        pruned = alive_scores < alive_scores[:, :1] - prune
+        alive_scores = tf.where(pruned, NEG_INF, alive_scores)
+    return alive_scores, pick
+
+
+def next_rows(
+    alive_scores: tf.Tensor, alive_parent: tf.Tensor, alive_token: tf.Tensor, row_of: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """State reordering: the next step's rows and the current rows they continue.
+
+    ``alive_scores``, ``alive_parent`` (parent beam), ``alive_token`` ``(active, beam)``;
+    ``row_of`` ``(active * beam,)`` the current step row of each slot. Returns ``slots``
+    ``(live,)`` int32 of the live new beams (see ``Rows``), ``source`` ``(live,)`` the current
+    row each one continues (gather the step's states with it) and ``tokens`` ``(live,)``."""
+    beam = alive_scores.shape[1]
+    active = tf.shape(alive_scores)[0]
+    live = tf.reshape(alive_scores > NEG_INF / 2, [-1])
+    slots = tf.cast(tf.reshape(tf.where(live), [-1]), tf.int32)
+    parent_slot = tf.reshape(alive_parent + tf.range(active)[:, None] * beam, [-1])
+    source = tf.gather(row_of, tf.gather(parent_slot, slots))
+    tokens = tf.gather(tf.reshape(alive_token, [-1]), slots)
+    return slots, source, tokens
+
+
+def extend(buffer: tf.Tensor, parent: tf.Tensor, t: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+    """Sequences (or attention) continued: ``buffer`` ``(active, beam, limit, ...)`` gathered
+    at ``parent`` ``(active, m)`` beams, with position ``t`` set to ``values``
+    ``(active, m, ...)`` -> ``(active, m, limit, ...)``."""
+    return _write(_gather(buffer, parent), t, values)
+
+
+def ending_scores(
+    top_scores: tf.Tensor, is_eos: tf.Tensor, t: tf.Tensor, alpha: float
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Length-normalised scores of the candidates that end at step ``t`` (length ``t + 1``).
+
+    ``top_scores``, ``is_eos`` ``(active, 2 * beam)`` -> normalised scores
+    ``log_prob / gnmt_penalty(t + 1, alpha)`` and log-probs ``(active, 2 * beam)``, both
+    ``NEG_INF`` for candidates that do not end or are empty."""
+    valid = top_scores > NEG_INF / 2
+    ended = tf.where(
+        tf.logical_and(is_eos, valid), top_scores / gnmt_penalty(t + 1, alpha), NEG_INF
+    )
+    return ended, tf.where(ended > NEG_INF / 2, top_scores, NEG_INF)
+
+
+class Finished(NamedTuple):
+    """Finished hypotheses of the active sentences: ``scores`` (normalised) and ``log_probs``
+    ``(active, k)``, ``seq`` ``(active, k, limit)``, ``attn`` ``(active, k, limit, src_len)``
+    or None when attention is not collected."""
+
+    scores: tf.Tensor
+    log_probs: tf.Tensor
+    seq: tf.Tensor
+    attn: tf.Tensor | None
+
+
+def merge_finished(kept: Finished, ended: Finished, n_best: int) -> Finished:
+    """Finished-hypothesis bookkeeping: the ``n_best`` best by normalised score of those kept
+    ``(active, n_best, ...)`` and those ending now ``(active, 2 * beam, ...)``, best first
+    (ties: kept ones first) -> ``(active, n_best, ...)``."""
+    scores, pick = tf.math.top_k(tf.concat([kept.scores, ended.scores], 1), k=n_best)
+
+    def take(old: tf.Tensor, new: tf.Tensor) -> tf.Tensor:
+        return _gather(tf.concat([old, new], 1), pick)
+
+    attn = None if kept.attn is None else take(kept.attn, ended.attn)
+    return Finished(scores, take(kept.log_probs, ended.log_probs), take(kept.seq, ended.seq), attn)
+
+
+def cannot_improve(
+    t: tf.Tensor,
+    best_alive: tf.Tensor,
+    worst_finished: tf.Tensor,
+    lengths: tf.Tensor,
+    alpha: float,
+    exact: bool,
+) -> tf.Tensor:
+    """``(active,)`` bool: the sentence is done, its best alive log-prob ``best_alive``
+    ``(active,)`` cannot beat its ``n_best``-th finished score ``worst_finished`` ``(active,)``
+    (or it has no alive beam, or reached its length limit ``lengths`` ``(active,)``). Exact:
+    the best normalised score an alive one could still reach is at the longest length when
+    alpha >= 0 (the shortest when alpha < 0, an odd but legal setting). Heuristic: its score
+    if it ended at the next step."""
+    bound = best_alive / gnmt_penalty(t + 2, alpha)
+    if exact:
+        longest = best_alive / gnmt_penalty(lengths + 1, alpha)
+        bound = tf.maximum(longest, bound)
+    return tf.logical_or(
+        tf.logical_or(worst_finished >= bound, best_alive <= NEG_INF / 2),
+        t >= lengths,
+    )
 
 
 class _BeamSearch:
@@ -318,71 +448,63 @@ class _BeamSearch:
         return (self._advance(s, tf.cast(scores, tf.float32), states, weights),)
 
     def _advance(self, s: _Beams, scores, states, weights) -> _Beams:
-        """One search step from the step function's outputs for ``s``'s live beams
-        (``(live, ...)``): extend, collect finished hypotheses, prune, drop done sentences."""
+        """One search step from the step function's outputs for ``s``'s live beams (``scores``
+        ``(live, vocab)`` float32, ``states`` ``(live, ...)``, ``weights`` ``(live, src_len)``
+        or None): candidates, the alive beams and their rows, the finished hypotheses, then the
+        sentences that are done leave."""
         beam, t = self.beam, s.t
-        active = tf.shape(s.rows)[0]
-        slot_count = active * beam
+        slot_count = tf.shape(s.rows)[0] * beam
         # the row of each slot (0 for a slot without one: its log-prob is NEG_INF)
-        row_of = _to_slots(tf.range(tf.size(s.slots)), s.slots, slot_count, 0)
+        row_of = to_slots(tf.range(tf.size(s.slots)), s.slots, slot_count, 0)
         top_scores, parent, token = self._candidates(s, scores, row_of)
         is_eos = tf.equal(token, self.eos_id)
-        valid = top_scores > NEG_INF / 2
 
-        # alive: the best candidates that did not end, less those pruned
-        alive_scores, pick = tf.math.top_k(tf.where(is_eos, NEG_INF, top_scores), k=beam)
-        alive_scores = tf.maximum(alive_scores, NEG_INF)
-        if self.prune > 0:
-            pruned = alive_scores < alive_scores[:, :1] - self.prune
-            alive_scores = tf.where(pruned, NEG_INF, alive_scores)
+        alive_scores, pick = select_alive(top_scores, is_eos, beam, self.prune)
         alive_parent, alive_token = _gather(parent, pick), _gather(token, pick)
-        live = tf.reshape(alive_scores > NEG_INF / 2, [-1])
-        slots = tf.cast(tf.reshape(tf.where(live), [-1]), tf.int32)  # the next step's rows
-        parent_slot = tf.reshape(alive_parent + tf.range(active)[:, None] * beam, [-1])
-        states = tf.nest.map_structure(
-            lambda x: tf.gather(x, tf.gather(row_of, tf.gather(parent_slot, slots))), states
+        slots, source, tokens = next_rows(alive_scores, alive_parent, alive_token, row_of)
+        states = tf.nest.map_structure(lambda x: tf.gather(x, source), states)
+        alive_seq = extend(s.alive_seq, alive_parent, t, alive_token)
+
+        ended_scores, ended_log_probs = ending_scores(top_scores, is_eos, t, self.alpha)
+        ended = Finished(ended_scores, ended_log_probs, extend(s.alive_seq, parent, t, token), None)
+        kept = Finished(
+            tf.gather(s.fin_scores, s.rows),
+            tf.gather(s.fin_log_probs, s.rows),
+            tf.gather(s.fin_seq, s.rows),
+            None,
         )
-        tokens = tf.gather(tf.reshape(alive_token, [-1]), slots)
-        alive_seq = _write(_gather(s.alive_seq, alive_parent), t, alive_token)
         alive_attn = s.alive_attn
         if self.collect:
-            if weights is None:  # a model without attention: report zeros
-                weights = tf.zeros([tf.size(s.slots), self.src_len], tf.float32)
-            weights = _to_slots(tf.cast(weights, tf.float32), s.slots, slot_count, 0.0)
-            weights = tf.reshape(weights, [active, beam, -1])
-            alive_attn = _write(
-                _gather(s.alive_attn, alive_parent), t, _gather(weights, alive_parent)
-            )
+            weights = self._beam_weights(s, weights, slot_count)
+            alive_attn = extend(s.alive_attn, alive_parent, t, _gather(weights, alive_parent))
+            ended = ended._replace(attn=extend(s.alive_attn, parent, t, _gather(weights, parent)))
+            kept = kept._replace(attn=tf.gather(s.fin_attn, s.rows))
+        fin = merge_finished(kept, ended, self.n_best)
+        done = cannot_improve(
+            t, alive_scores[:, 0], fin.scores[:, -1], s.lengths, self.alpha, self.exact
+        )
 
-        # finished: merge the candidates that ended with the kept ones (of the active rows)
-        rows = s.rows[:, None]
-        ended = tf.where(
-            tf.logical_and(is_eos, valid), top_scores / gnmt_penalty(t + 1, self.alpha), NEG_INF
-        )
-        kept = tf.gather(s.fin_scores, s.rows)
-        fin_scores, pick = tf.math.top_k(tf.concat([kept, ended], 1), k=self.n_best)
-        ended_log_probs = tf.where(ended > NEG_INF / 2, top_scores, NEG_INF)
-        fin_log_probs = _gather(
-            tf.concat([tf.gather(s.fin_log_probs, s.rows), ended_log_probs], 1), pick
-        )
-        ended_seq = _write(_gather(s.alive_seq, parent), t, token)
-        fin_seq = _gather(tf.concat([tf.gather(s.fin_seq, s.rows), ended_seq], 1), pick)
+        rows = s.rows[:, None]  # the finished lists cover the whole batch
         fin_attn = s.fin_attn
         if self.collect:
-            ended_attn = _write(_gather(s.alive_attn, parent), t, _gather(weights, parent))
-            fin_attn = _gather(tf.concat([tf.gather(s.fin_attn, s.rows), ended_attn], 1), pick)
-            fin_attn = tf.tensor_scatter_nd_update(s.fin_attn, rows, fin_attn)
-        done = self._cannot_improve(t, alive_scores[:, 0], fin_scores, s.lengths)
-
+            fin_attn = tf.tensor_scatter_nd_update(s.fin_attn, rows, fin.attn)
         new = _Beams(
             t + 1, s.rows, s.lengths, slots, tokens, states, s.context, alive_scores, alive_seq,
             alive_attn,
-            tf.tensor_scatter_nd_update(s.fin_scores, rows, fin_scores),
-            tf.tensor_scatter_nd_update(s.fin_log_probs, rows, fin_log_probs),
-            tf.tensor_scatter_nd_update(s.fin_seq, rows, fin_seq),
+            tf.tensor_scatter_nd_update(s.fin_scores, rows, fin.scores),
+            tf.tensor_scatter_nd_update(s.fin_log_probs, rows, fin.log_probs),
+            tf.tensor_scatter_nd_update(s.fin_seq, rows, fin.seq),
             fin_attn,
         )  # fmt: skip
         return tf.cond(tf.reduce_any(done), lambda: self._drop(new, done), lambda: new)
+
+    def _beam_weights(self, s: _Beams, weights: tf.Tensor | None, slot_count) -> tf.Tensor:
+        """The step's attention ``(live, src_len)`` (None: a model without attention, reported
+        as zeros) placed at its slots: ``(active, beam, src_len)``."""
+        if weights is None:
+            weights = tf.zeros([tf.size(s.slots), self.src_len], tf.float32)
+        weights = to_slots(tf.cast(weights, tf.float32), s.slots, slot_count, 0.0)
+        return tf.reshape(weights, [tf.shape(s.rows)[0], self.beam, -1])
 
     def _drop(self, s: _Beams, done: tf.Tensor) -> _Beams:
         """``s`` without the sentences that are ``done`` ``(active,)``."""
@@ -403,43 +525,22 @@ class _BeamSearch:
         return s._replace(**kept)
 
     def _candidates(self, s: _Beams, scores: tf.Tensor, row_of: tf.Tensor):
-        """The ``2 * beam`` best extensions ``(active, 2 * beam)``: total log-probs, parent beam
-        and token, from the live beams' ``scores`` ``(live, vocab)``. Twice the beam always
-        leaves ``beam`` that do not end (at most ``beam`` are EOS). At its length limit a
-        sentence may only end: its candidates are its beams + EOS (patched in after the top-k,
-        which is cheaper than masking the whole vocabulary). A beam's log-probabilities are its
-        ``scores`` minus its log-normaliser: the shift is added to the beam's total, not to
-        every entry of the vocabulary."""
+        """Score update and top-k: the ``2 * beam`` best extensions ``(active, 2 * beam)``
+        (total log-probs, parent beam and token) from the live beams' ``scores``
+        ``(live, vocab)``. Twice the beam always leaves ``beam`` that do not end (at most
+        ``beam`` are EOS). A beam's log-probabilities are its ``scores`` minus its
+        log-normaliser: the shift is added to the beam's total, not to every entry of the
+        vocabulary. Sentences at their length limit may only end (``force_end``)."""
         beam = self.beam
         vocab = scores.shape[-1] or tf.shape(scores)[-1]  # static when known
-        top_scores, top_index, _, base = _top_extensions(
+        top_scores, top_index, _, base = top_extensions_at_slots(
             scores, s.slots, row_of, s.alive_log_probs, 2 * beam, normalize=True
         )
         parent, token = top_index // vocab, top_index % vocab
-        forced = (s.t >= s.lengths)[:, None]
-        ending = tf.reshape(
-            _to_slots(scores[:, self.eos_id], s.slots, tf.size(base), NEG_INF), tf.shape(base)
-        )
-        ending = tf.concat([base + ending, tf.fill(tf.shape(ending), NEG_INF)], 1)
-        slots = tf.range(2 * beam)[None]
-        top_scores = tf.where(forced, ending, top_scores)
-        parent = tf.where(forced, slots % beam, parent)
-        token = tf.where(forced, tf.where(slots < beam, self.eos_id, self.pad_id), token)
-        return top_scores, parent, token
-
-    def _cannot_improve(self, t, best_alive, fin_scores, lengths) -> tf.Tensor:
-        """``(active,)``: no alive hypothesis can beat the ``n_best``-th finished one. Exact:
-        the best normalised score an alive one could still reach is at the longest length when
-        alpha >= 0 (the shortest when alpha < 0, an odd but legal setting). Heuristic: its score
-        if it ended at the next step."""
-        bound = best_alive / gnmt_penalty(t + 2, self.alpha)
-        if self.exact:
-            longest = best_alive / gnmt_penalty(lengths + 1, self.alpha)
-            bound = tf.maximum(longest, bound)
-        return tf.logical_or(
-            tf.logical_or(fin_scores[:, -1] >= bound, best_alive <= NEG_INF / 2),
-            t >= lengths,
-        )
+        eos_scores = to_slots(scores[:, self.eos_id], s.slots, tf.size(base), NEG_INF)
+        eos_totals = base + tf.reshape(eos_scores, tf.shape(base))
+        forced = s.t >= s.lengths
+        return force_end(top_scores, parent, token, eos_totals, forced, self.eos_id, self.pad_id)
 
     def _result(self, s: _Beams) -> SearchResult:
         # a slot that never received a hypothesis (tiny vocabularies) is empty
@@ -449,145 +550,3 @@ class _BeamSearch:
         length = tf.maximum(tf.reduce_max(lengths), 1)
         attention = s.fin_attn[:, :, :length] if self.collect else s.fin_attn
         return SearchResult(fin_seq[:, :, :length], s.fin_scores, s.fin_log_probs, attention)
-
-
-def top_extensions(log_probs: tf.Tensor, base: tf.Tensor, k: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """The ``k`` best of ``base[:, :, None] + log_probs`` over beams and tokens together.
-
-    ``log_probs`` ``(batch, beam, vocab)``, ``base`` ``(batch, beam)``. Returns the scores
-    ``(batch, k)`` and flat indices ``beam_index * vocab + token`` ``(batch, k)``: exactly
-    ``tf.math.top_k`` of the sum flattened to ``(batch, beam * vocab)`` (ties: lower index first).
-
-    TensorFlow's CPU ``top_k`` is a scalar pass of some 10 ns per entry, which at beam 5 costs a
-    third of a decoder step. Here each beam's row is cut into groups of ``size`` tokens: one
-    vectorised max per group, the ``k`` best groups over all beams (each of the ``k`` best
-    entries lies in one of them), then ``top_k`` over those ``k * size`` entries only. The sum
-    is never formed over the whole vocabulary: a beam's ``base`` shifts its groups' maxima alike.
-    """
-    return _dense_top_extensions(log_probs, base, k, normalize=False)[:2]
-
-
-def normalized_top_extensions(
-    scores: tf.Tensor, base: tf.Tensor, k: int
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """``top_extensions`` of ``log_softmax(scores)`` without forming it: also returns each
-    beam's log-normaliser ``(batch, beam)`` (as ``argmax_and_normalizer``, whose argmax comes
-    from the same group maxima, so the vocabulary is read once for both)."""
-    top, index, normalizer, _ = _dense_top_extensions(scores, base, k, normalize=True)
-    return top, index, tf.reshape(normalizer, tf.shape(base))
-
-
-def _dense_top_extensions(scores: tf.Tensor, base: tf.Tensor, k: int, normalize: bool):
-    """``_top_extensions`` with a row for every beam: ``scores`` ``(batch, beam, vocab)``."""
-    slots = tf.range(tf.shape(scores)[0] * tf.shape(scores)[1])
-    flat = tf.ensure_shape(tf.reshape(scores, [-1, tf.shape(scores)[-1]]), [None, scores.shape[-1]])
-    return _top_extensions(flat, slots, slots, base, k, normalize)
-
-
-def _top_extensions(
-    scores: tf.Tensor,
-    slots: tf.Tensor,
-    row_of: tf.Tensor,
-    base: tf.Tensor,
-    k: int,
-    normalize: bool,
-):
-    """The ``k`` best extensions over the beams of each sentence, from step rows that cover
-    only some beams. ``scores`` ``(rows, vocab)`` at ``slots`` ``(rows,)`` of the
-    ``(batch, beam)`` beams, ``row_of`` ``(batch * beam,)`` the inverse (any row for a slot
-    without one), ``base`` ``(batch, beam)`` the beams' totals (``NEG_INF`` where no row).
-    With ``normalize``, ``scores`` are logits and each row's log-normaliser is subtracted.
-    Returns top scores and flat indices ``(batch, k)`` as ``top_extensions``, the rows'
-    log-normalisers ``(rows,)`` (zeros without ``normalize``) and ``base`` less them
-    ``(batch, beam)`` (``NEG_INF`` where no row)."""
-    vocab = scores.shape[-1]
-    beam = base.shape[1]
-    count = tf.size(base)
-    flat_base = tf.reshape(base, [-1])
-    if vocab is None or beam is None or vocab < 32 * k:
-        normalizer = tf.zeros(tf.shape(slots), scores.dtype)
-        if normalize:
-            normalizer = argmax_and_normalizer(scores)[1]
-        row_base = tf.gather(flat_base, slots) - normalizer
-        shifted = tf.reshape(_to_slots(row_base, slots, count, NEG_INF), tf.shape(base))
-        total = _to_slots(row_base[:, None] + scores, slots, count, NEG_INF + NEG_INF)
-        top, index = tf.math.top_k(tf.reshape(total, [tf.shape(base)[0], -1]), k=k)
-        return top, index, normalizer, shifted
-    size = _group_size(vocab, beam * vocab // k)
-    groups = -(-vocab // size)
-    x = scores
-    if groups * size > vocab:  # pad with -inf: never chosen before a real entry
-        x = tf.pad(x, [[0, 0], [0, groups * size - vocab]], constant_values=float("-inf"))
-    x = tf.reshape(x, [-1, groups, size])
-    group_maxima = tf.reduce_max(x, -1)  # (rows, groups)
-    normalizer = tf.zeros(tf.shape(slots), scores.dtype)
-    if normalize:  # each row's best entry from the same maxima, then its normaliser
-        normalizer = _normalizer_at(scores, _argmax_in_groups(x, group_maxima))
-    row_base = tf.gather(flat_base, slots) - normalizer
-    shifted = tf.reshape(_to_slots(row_base, slots, count, NEG_INF), tf.shape(base))
-    maxima = _to_slots(group_maxima + row_base[:, None], slots, count, float("-inf"))
-    maxima = tf.reshape(maxima, [-1, beam * groups])
-    chosen = tf.sort(tf.math.top_k(maxima, k=k)[1], axis=-1)  # (batch, k), in index order
-    slot = tf.range(tf.shape(base)[0])[:, None] * beam + chosen // groups  # (batch, k)
-    shift = tf.gather(tf.reshape(shifted, [-1]), slot)  # (batch, k)
-    row_group = tf.gather(row_of, slot) * groups + chosen % groups
-    candidates = tf.gather(tf.reshape(x, [-1, size]), row_group) + shift[:, :, None]
-    top, position = tf.math.top_k(tf.reshape(candidates, [-1, k * size]), k=k)
-    group = tf.gather(chosen, position // size, batch_dims=1)  # beam * groups + g
-    index = (group // groups) * vocab + (group % groups) * size + position % size
-    return top, index, normalizer, shifted
-
-
-def argmax_and_normalizer(scores: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """``scores`` ``(rows, vocab)`` -> the best entry of each row ``(rows,)`` int32 (the first
-    of ties, as ``tf.argmax``) and ``logsumexp`` over the row ``(rows,)``, so that an entry's
-    log-probability is ``scores - normalizer``.
-
-    Cheaper on a CPU than ``log_softmax`` then ``argmax`` (9 us against 16 us per row of 8000
-    entries, 480 rows, 2-core AVX2): the argmax is found group-wise (a vectorised max per group
-    of entries, then the best group's entries), and the normaliser comes from a softmax at that
-    entry, ``logsumexp = best_score - log(softmax[best])``: exact, since
-    ``softmax[best] >= 1 / vocab`` cannot underflow.
-    """
-    best = _argmax_last(scores)
-    return best, _normalizer_at(scores, best)
-
-
-def _normalizer_at(scores: tf.Tensor, best: tf.Tensor) -> tf.Tensor:
-    """``logsumexp`` over the last axis of ``scores`` ``(..., vocab)`` from the softmax at
-    ``best`` ``(...)``, the index of each row's maximum: ``best_score - log(softmax[best])``."""
-    batch_dims = len(best.shape)
-    probs = tf.gather(tf.nn.softmax(scores), best, batch_dims=batch_dims)
-    return tf.gather(scores, best, batch_dims=batch_dims) - tf.math.log(probs)
-
-
-def _argmax_in_groups(grouped: tf.Tensor, maxima: tf.Tensor) -> tf.Tensor:
-    """The argmax over a row cut into groups: ``grouped`` ``(..., groups, size)`` and its
-    ``maxima = reduce_max(grouped, -1)`` -> the index in the row ``(...)`` int32 (the first
-    of ties, as ``tf.argmax``)."""
-    batch_dims = len(maxima.shape) - 1
-    group = tf.argmax(maxima, -1, output_type=tf.int32)
-    within = tf.argmax(tf.gather(grouped, group, batch_dims=batch_dims), -1, output_type=tf.int32)
-    return group * grouped.shape[-1] + within
-
-
-def _argmax_last(x: tf.Tensor) -> tf.Tensor:
-    """``tf.argmax`` over the last axis of ``x`` ``(rows, vocab)`` as int32; group-wise when the
-    vocabulary has a divisor near its square root (TensorFlow's CPU argmax is a scalar pass)."""
-    vocab = x.shape[-1]
-    size = _group_size(vocab, vocab) if vocab else 0
-    if not vocab or vocab < 64 or vocab % size:
-        return tf.argmax(x, axis=-1, output_type=tf.int32)
-    grouped = tf.reshape(x, [-1, vocab // size, size])
-    return _argmax_in_groups(grouped, tf.reduce_max(grouped, -1))
-
-
-def _group_size(vocab: int, ideal_squared: int) -> int:
-    """About ``sqrt(ideal_squared)`` (for ``top_extensions`` that balances the group maxima
-    against the candidates; for an argmax, ``ideal_squared = vocab``): a divisor of ``vocab``
-    near it if there is one (no padding copy)."""
-    ideal = max(2, round(ideal_squared**0.5))
-    for size in sorted(range(max(2, ideal // 2), 2 * ideal + 1), key=lambda s: abs(s - ideal)):
-        if vocab % size == 0:
-            return size
-    return ideal

@@ -11,12 +11,19 @@ import tensorflow as tf
 
 from nmt.search import (
     NEG_INF,
-    argmax_and_normalizer,
+    Finished,
+    _Beams,
+    _BeamSearch,
     beam_search,
+    cannot_improve,
+    ending_scores,
+    extend,
+    force_end,
     gnmt_penalty,
     greedy_search,
-    normalized_top_extensions,
-    top_extensions,
+    merge_finished,
+    next_rows,
+    select_alive,
 )
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -306,44 +313,6 @@ def test_greedy_batch_with_early_endings_matches_one_by_one():
         np.testing.assert_allclose(together.attention[row, 0, :length], alone.attention[0, 0])
 
 
-@pytest.mark.parametrize("vocab", [4000, 997, 320])
-@pytest.mark.parametrize("ties", [False, True])
-def test_top_extensions_is_exactly_flat_top_k(vocab, ties):
-    rng = np.random.default_rng(vocab)
-    beam = 5
-    if ties:  # few distinct values: the lower flat index must win, as in tf.math.top_k
-        log_probs = rng.integers(-4, 0, size=(6, beam, vocab)).astype(np.float32)
-        base = rng.integers(-3, 0, size=(6, beam)).astype(np.float32)
-    else:
-        log_probs = rng.normal(size=(6, beam, vocab)).astype(np.float32)
-        base = rng.normal(size=(6, beam)).astype(np.float32)
-    flat = tf.reshape(base[:, :, None] + log_probs, [6, -1])
-    want_scores, want_index = tf.math.top_k(flat, k=2 * beam)
-    scores, index = top_extensions(tf.constant(log_probs), tf.constant(base), 2 * beam)
-    np.testing.assert_array_equal(scores.numpy(), want_scores.numpy())
-    np.testing.assert_array_equal(index.numpy(), want_index.numpy())
-
-
-@pytest.mark.parametrize("vocab", [40, 8000, 8009])
-def test_normalized_top_extensions_equal_top_extensions_of_log_probabilities(vocab):
-    """Plain (40), grouped (8000) and padded groups (8009, a prime): the same tokens as
-    ``top_extensions`` of the log-softmax, scores and normalisers to float precision."""
-    rng = np.random.default_rng(vocab)
-    beam = 5
-    scores = (rng.normal(scale=3.0, size=(4, beam, vocab)) + 5.0).astype(np.float32)
-    base = rng.normal(size=(4, beam)).astype(np.float32)
-    base[:, 1:] = NEG_INF  # the first step: one live beam per sentence
-    log_probs = tf.nn.log_softmax(tf.constant(scores))
-    want_scores, want_index = top_extensions(log_probs, tf.constant(base), 2 * beam)
-    got_scores, got_index, normalizer = normalized_top_extensions(
-        tf.constant(scores), tf.constant(base), 2 * beam
-    )
-    np.testing.assert_array_equal(got_index.numpy(), want_index.numpy())
-    np.testing.assert_allclose(got_scores.numpy(), want_scores.numpy(), rtol=1e-5, atol=1e-4)
-    expected = tf.reduce_logsumexp(tf.constant(scores, tf.float64), -1).numpy()
-    np.testing.assert_allclose(normalizer.numpy(), expected, rtol=1e-6, atol=1e-5)
-
-
 def test_beam_finds_the_better_sequence_in_a_large_vocabulary():
     """The trap again, among 3000 tokens the model never wants: the grouped top-k path."""
     step = markov_step(TRAP, vocab=3000)
@@ -436,23 +405,6 @@ def test_pruning_only_narrows_the_search(seed):
     assert np.all(narrow.scores[:, 0].numpy() <= full.scores[:, 0].numpy() + 1e-5)
 
 
-@pytest.mark.parametrize("vocab", [8, 100, 8000, 8003, 8009])
-def test_argmax_and_normalizer_match_argmax_and_logsumexp(vocab):
-    """Grouped (100, 8000, 8003 = 151 groups of 53) or plain (8; 8009, a prime):
-    the first of tied maxima, and logsumexp to float precision, also with -1e9 entries and a
-    row of equal scores."""
-    rng = np.random.default_rng(vocab)
-    scores = rng.normal(scale=4.0, size=(6, vocab)).astype(np.float32)
-    scores[1, 3] = scores[1, vocab - 2] = scores[1].max() + 1.0  # a tie: the lower index wins
-    scores[2, : vocab // 2] = NEG_INF
-    scores[3] = 0.5
-    scores[4] *= 20.0  # one entry far above the rest
-    best, normalizer = argmax_and_normalizer(tf.constant(scores))
-    np.testing.assert_array_equal(best.numpy(), scores.argmax(-1))
-    expected = tf.reduce_logsumexp(tf.constant(scores.astype(np.float64)), -1).numpy()
-    np.testing.assert_allclose(normalizer.numpy(), expected, rtol=1e-6, atol=1e-5)
-
-
 def test_search_normalises_logits_like_log_probabilities():
     """A step function may return unnormalised logits: greedy and beam results (tokens, scores)
     equal those of the same step returning log-softmaxed scores."""
@@ -474,3 +426,118 @@ def test_search_normalises_logits_like_log_probabilities():
         np.testing.assert_allclose(raw.log_probs.numpy(), ref.log_probs.numpy(), atol=1e-4)
         np.testing.assert_allclose(raw.scores.numpy(), ref.scores.numpy(), atol=1e-4)
         assert (ref.log_probs.numpy() < 0).all()
+
+
+# --- the stages of one beam step, each alone on hand-made tensors ---------------------------------
+def test_candidates_extend_live_beams_and_force_an_end_at_the_limit():
+    """Sentence 0 (two live beams) takes its four best extensions over both beams; sentence 1
+    is at its length limit (t=1, limit 1): its one live beam may only end."""
+    search = _BeamSearch(
+        None, (), tf.constant([5, 1]), EOS, 2, 1, 1.0, PAD, None, exact=False, prune=0.0
+    )
+    probs = [{A: 0.5, B: 0.3, EOS: 0.2}, {A: 0.9, EOS: 0.1}, {C: 0.75, EOS: 0.25}]
+    scores = np.full((3, VOCAB), NEVER, np.float32)
+    for row, dist in enumerate(probs):
+        for token, p in dist.items():
+            scores[row, token] = math.log(p)
+    s = _Beams(
+        t=tf.constant(1), rows=tf.constant([0, 1]), lengths=tf.constant([5, 1]),
+        slots=tf.constant([0, 1, 2]), tokens=None, states=None, context=None,
+        alive_log_probs=tf.constant([[-1.0, -2.0], [-0.5, NEG_INF]]),
+        alive_seq=None, alive_attn=None, fin_scores=None, fin_log_probs=None, fin_seq=None,
+        fin_attn=None,
+    )  # fmt: skip
+    top, parent, token = search._candidates(s, tf.constant(scores), tf.constant([0, 1, 2, 0]))
+    want = [-1 + math.log(0.5), -2 + math.log(0.9), -1 + math.log(0.3), -1 + math.log(0.2)]
+    np.testing.assert_allclose(top[0].numpy(), want, rtol=1e-5)
+    assert parent[0].numpy().tolist() == [0, 1, 0, 0]
+    assert token[0].numpy().tolist() == [A, A, B, EOS]
+    assert top[1, 0].numpy() == pytest.approx(-0.5 + math.log(0.25), rel=1e-5)
+    assert (top[1, 1:].numpy() <= NEG_INF).all()  # the empty beam and the padding
+    assert parent[1].numpy().tolist() == [0, 1, 0, 1]
+    assert token[1].numpy().tolist() == [EOS, EOS, PAD, PAD]
+
+
+def test_force_end_replaces_only_forced_rows():
+    top = tf.constant([[-1.0, -2.0, -3.0, -4.0], [-1.5, -2.5, -3.5, -4.5]])
+    parent = tf.constant([[0, 1, 0, 1], [1, 1, 0, 0]])
+    token = tf.constant([[A, B, C, D], [A, B, C, D]])
+    eos_totals = tf.constant([[-7.0, -8.0], [-3.0, NEG_INF]])
+    got = force_end(top, parent, token, eos_totals, tf.constant([False, True]), EOS, PAD)
+    np.testing.assert_array_equal(got[0][0].numpy(), top[0].numpy())
+    np.testing.assert_array_equal(got[0][1].numpy(), [-3.0, NEG_INF, NEG_INF, NEG_INF])
+    assert got[1].numpy().tolist() == [[0, 1, 0, 1], [0, 1, 0, 1]]
+    assert got[2].numpy().tolist() == [[A, B, C, D], [EOS, EOS, PAD, PAD]]
+
+
+def test_select_alive_skips_endings_and_prunes():
+    top = tf.constant([[-1.0, -2.0, -7.0, -9.0], [-1.0, -2.0, 2 * NEG_INF, 2 * NEG_INF]])
+    is_eos = tf.constant([[False, True, False, False], [True, False, False, False]])
+    scores, pick = select_alive(top, is_eos, 2, prune=0.0)
+    np.testing.assert_array_equal(scores.numpy(), [[-1.0, -7.0], [-2.0, NEG_INF]])
+    assert pick[0].numpy().tolist() == [0, 2] and pick[1, 0].numpy() == 1
+    scores, _ = select_alive(top, is_eos, 2, prune=5.0)  # -7 is more than 5 below -1
+    np.testing.assert_array_equal(scores.numpy(), [[-1.0, NEG_INF], [-2.0, NEG_INF]])
+
+
+def test_next_rows_reorders_states_by_parent():
+    """Current step rows: slot 1 (sentence 0, beam 1) is row 0, slot 2 (sentence 1, beam 0)
+    is row 1. Both new beams of sentence 1 continue its beam 0; sentence 0 keeps one beam."""
+    alive_scores = tf.constant([[-1.0, NEG_INF], [-2.0, -3.0]])
+    alive_parent = tf.constant([[1, 0], [0, 0]])
+    alive_token = tf.constant([[A, B], [C, D]])
+    slots, source, tokens = next_rows(
+        alive_scores, alive_parent, alive_token, tf.constant([0, 0, 1, 0])
+    )
+    assert slots.numpy().tolist() == [0, 2, 3]
+    assert source.numpy().tolist() == [0, 1, 1]
+    assert tokens.numpy().tolist() == [A, C, D]
+
+
+def test_extend_gathers_parents_and_writes_step_t():
+    buffer = tf.constant([[[A, PAD, PAD], [B, PAD, PAD]]])
+    got = extend(buffer, tf.constant([[1, 1, 0]]), tf.constant(1), tf.constant([[C, D, A]]))
+    assert got.numpy().tolist() == [[[B, C, PAD], [B, D, PAD], [A, A, PAD]]]
+
+
+def test_ending_scores_normalise_only_real_endings():
+    top = tf.constant([[-1.0, -2.0, 2 * NEG_INF]])
+    is_eos = tf.constant([[True, False, True]])
+    scores, log_probs = ending_scores(top, is_eos, tf.constant(2), alpha=1.0)
+    # length 3 with EOS: penalty (5 + 3) / 6
+    np.testing.assert_allclose(scores.numpy(), [[-0.75, NEG_INF, NEG_INF]], rtol=1e-6)
+    np.testing.assert_array_equal(log_probs.numpy(), [[-1.0, NEG_INF, NEG_INF]])
+
+
+def test_merge_finished_keeps_the_n_best_kept_ones_first_on_ties():
+    seq = lambda *rows: tf.constant([list(rows)])  # noqa: E731
+    kept = Finished(
+        tf.constant([[-0.5, NEG_INF]]), tf.constant([[-1.0, NEG_INF]]), seq([A], [PAD]), None
+    )
+    ended = Finished(
+        tf.constant([[-0.7, -0.2, -0.5, NEG_INF]]),
+        tf.constant([[-1.4, -0.4, -0.9, NEG_INF]]),
+        seq([B], [C], [D], [PAD]),
+        None,
+    )
+    got = merge_finished(kept, ended, 2)
+    np.testing.assert_allclose(got.scores.numpy(), [[-0.2, -0.5]])
+    np.testing.assert_allclose(got.log_probs.numpy(), [[-0.4, -1.0]])
+    assert got.seq.numpy().tolist() == [[[C], [A]]] and got.attn is None
+    with_attn = merge_finished(
+        kept._replace(attn=tf.constant([[[[1.0]], [[0.0]]]])),
+        ended._replace(attn=tf.constant([[[[2.0]], [[3.0]], [[4.0]], [[0.0]]]])),
+        2,
+    )
+    assert with_attn.attn.numpy().tolist() == [[[[3.0]], [[1.0]]]]
+
+
+def test_cannot_improve_heuristic_exact_and_limits():
+    t, lengths = tf.constant(1), tf.constant([10, 10, 10, 1])
+    best_alive = tf.constant([-2.0, -2.0, NEG_INF, -2.0])
+    worst = tf.constant([-1.4, -1.6, -5.0, -5.0])
+    # heuristic bound: -2 / ((5 + 3) / 6) = -1.5; exact: -2 / ((5 + 11) / 6) = -0.75
+    heuristic = cannot_improve(t, best_alive, worst, lengths, 1.0, exact=False)
+    assert heuristic.numpy().tolist() == [True, False, True, True]
+    exact = cannot_improve(t, best_alive, worst, lengths, 1.0, exact=True)
+    assert exact.numpy().tolist() == [False, False, True, True]
