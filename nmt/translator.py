@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from nmt.batching import budget_batches, pad_batch
 from nmt.config import Config, DecodeConfig
+from nmt.end_marks import EndMarks
 from nmt.model import Seq2Seq
 from nmt.numpy_decode import NumpySeq2Seq, gnmt_penalty, numpy_search
 from nmt.search import SearchResult, beam_search, greedy_search
@@ -95,6 +96,11 @@ class Translator:
 
         config, model, src, tgt, metadata = load_run(run_dir, weights=weights)
         return cls(model, src, tgt, config.decode, config=config, metadata=metadata, frozen=True)
+
+    @property
+    def end_marks(self) -> EndMarks | None:
+        """The final marks the model's training data used, if recorded (``nmt.end_marks``)."""
+        return EndMarks.from_dict((self.metadata.get("end_marks") or {}).get("marks"))
 
     @property
     def has_attention(self) -> bool:
@@ -220,6 +226,9 @@ class Translator:
             raise ValueError(f"beam size must be >= 1, got {beam_size}")
         n_best = max(1, min(n_best, beam_size))
         with_attention = with_attention and self.has_attention
+        marks = self.end_marks if self.decode.complete_end_mark else None
+        completed = [marks.complete(t) if marks else (t, False) for t in texts]
+        texts, added = [t for t, _ in completed], [was_added for _, was_added in completed]
         ids = self.encode_sources(texts)
         # units: the id lists actually translated; owner[u] is the input they belong to
         units: list[list[int]] = []
@@ -238,10 +247,16 @@ class Translator:
         for i, hyps in zip(owner, done):
             grouped[i].append(hyps)
         alpha = float(self.decode.length_penalty)
-        return [
+        found = [
             parts[0] if len(parts) == 1 else [_join(parts, alpha, with_attention)]
             for parts in grouped
         ]
+        if marks is not None:
+            found = [
+                [replace(h, text=marks.strip(h.text)) for h in hyps] if was_added else hyps
+                for hyps, was_added in zip(found, added)
+            ]
+        return found
 
     def _translate_units(
         self, units: list[list[int]], beam_size: int, n_best: int, with_attention: bool
