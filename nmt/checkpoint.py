@@ -105,7 +105,7 @@ def update_metadata(run_dir: Path, drop: tuple[str, ...] = (), **updates: Any) -
     metadata.update(updates)
     metadata["format_version"] = FORMAT_VERSION
     metadata["versions"] = versions()
-    metadata["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    metadata["updated"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     atomic_write_text(path, json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
     return metadata
 
