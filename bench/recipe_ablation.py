@@ -29,8 +29,8 @@ def run_variant(config, overrides: list[str], args, data, tokenizers) -> dict:
     import numpy as np
 
     from nmt.batching import TrainingBatches
-    from nmt.evaluation import score_corpus
     from nmt.model import build_model
+    from nmt.scoring import score_corpus
     from nmt.train_state import TrainingState
     from nmt.training import compile_model, learning_rate_at
     from nmt.translator import Translator

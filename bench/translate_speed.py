@@ -52,7 +52,7 @@ def measure_rounds(
     The settings alternate: each of ``repeat`` rounds runs every setting once, so that a slow
     spell of a shared machine hits them alike. Speed is the median of a setting's passes; its
     ratio to greedy (same batch size) is the median of the ratios within each round."""
-    from nmt.evaluation import score_corpus
+    from nmt.scoring import score_corpus
 
     for batch_size, beam, stopping, prune in settings:  # trace each graph before timing
         translator.decode.max_batch_size = batch_size

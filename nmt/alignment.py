@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nmt.segment import WORD_START
+from nmt.tokenizer import WORD_START
 
 
 def word_index(pieces: list[str]) -> list[int]:

@@ -317,7 +317,7 @@ def _utf8(stream: TextIO) -> TextIO:
 
 
 def _score(hypotheses: list[str], reference: str) -> int:
-    from nmt.evaluation import format_scores, score_corpus
+    from nmt.scoring import format_scores, score_corpus
 
     with open(reference, encoding="utf-8", errors="replace", newline="") as handle:
         refs = [line.rstrip("\r\n") for line in handle.read().split("\n")]

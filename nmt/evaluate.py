@@ -122,7 +122,7 @@ def bleu_by_length(
     sources: list[str], hyps: list[str], refs: list[str], buckets: Buckets = BUCKETS
 ) -> list[dict[str, Any]]:
     """BLEU and chrF per source-length bucket."""
-    from nmt.evaluation import score_corpus
+    from nmt.scoring import score_corpus
 
     rows = []
     for low, high in buckets:
@@ -147,7 +147,7 @@ def evaluate_run(
     split: str = "test",
 ) -> dict[str, Any]:
     """Translate a split (``concat`` sentences per input) with each beam size; score it."""
-    from nmt.evaluation import score_corpus
+    from nmt.scoring import score_corpus
     from nmt.translator import Translator
 
     translator = Translator.from_checkpoint(run_dir)
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()
     from corpora import CorpusError
     from nmt.checkpoint import CheckpointError, resolve_run_dir
-    from nmt.evaluation import format_scores
+    from nmt.scoring import format_scores
 
     beams = [int(b) for b in args.beams.split(",")]
     reports = []

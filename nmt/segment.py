@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-WORD_START = "\u2581"  # SentencePiece's word-boundary mark
+from nmt.tokenizer import WORD_START
+
 SENTENCE_END = (".", "!", "?", ";", ":", "\u2026", "\u3002", "\uff01", "\uff1f", "\u061f")
 
 

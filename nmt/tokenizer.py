@@ -9,6 +9,7 @@ from pathlib import Path
 import sentencepiece as spm
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+WORD_START = "\u2581"  # SentencePiece's word-boundary mark: a piece starting with it opens a word
 
 
 class TokenizerError(ValueError):

@@ -43,10 +43,10 @@ from nmt.checkpoint import (
 from nmt.config import Config, load_config, save_config
 from nmt.data import PreparedData, prepare_data, save_split
 from nmt.distribute import WorkerInfo, make_strategy, prepare_replicated_model, worker_run_dir
-from nmt.evaluation import format_scores, score_corpus
 from nmt.io import atomic_copy, atomic_write_text
 from nmt.model import Seq2Seq, build_model
 from nmt.plots import PLOT_FILE, plot_history
+from nmt.scoring import format_scores, score_corpus
 from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.train_state import (
     BACKUP_DIR,

@@ -36,7 +36,7 @@ def test_training_keeps_the_last_epochs(trained_run):
 
 def test_average_is_the_mean_and_translates(trained_run, tmp_path):
     from nmt.evaluate import rebuild_test_split
-    from nmt.evaluation import score_corpus
+    from nmt.scoring import score_corpus
     from nmt.translator import Translator
 
     epochs = sorted((trained_run / "epochs").iterdir())

@@ -5,7 +5,7 @@ import pytest
 
 from nmt.checkpoint import SHIPPED_DIR, read_metadata
 from nmt.evaluate import rebuild_test_split
-from nmt.evaluation import score_corpus
+from nmt.scoring import score_corpus
 from nmt.translator import Translator
 
 SHIPPED = (

@@ -98,7 +98,7 @@ def count_lines(path: Path) -> int:
 
 
 def score(hyp_path: Path, ref_path: Path) -> dict:
-    from nmt.evaluation import score_corpus
+    from nmt.scoring import score_corpus
 
     hyps = hyp_path.read_text(encoding="utf-8").split("\n")[:-1]
     refs = ref_path.read_text(encoding="utf-8").split("\n")[:-1]
