@@ -97,3 +97,18 @@ def shared_corpora() -> Path:
     if not (path / "tatoeba-spa-eng" / "spa.txt").is_file():
         pytest.skip(f"Tatoeba corpora not found at {path}")
     return path
+
+
+def keras_round_trip(obj):
+    """``obj`` (a layer or model) through ``serialize_keras_object``, JSON and
+    ``deserialize_keras_object``: a new object of the same class and config, as a saved
+    ``.keras`` file would give (its weights are the caller's to copy)."""
+    import json
+
+    import keras
+
+    data = json.loads(json.dumps(keras.saving.serialize_keras_object(obj)))
+    clone = keras.saving.deserialize_keras_object(data)
+    assert type(clone) is type(obj) and clone is not obj
+    assert clone.get_config() == obj.get_config()
+    return clone

@@ -1,8 +1,7 @@
-"""The Translator on a tiny trained model, and its helpers (segmenting, alignment, repair)."""
+"""The Translator on a tiny trained model: search settings, batching, splitting, attention."""
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 from collections import Counter
@@ -11,9 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nmt.alignment import pharaoh, plot_attention, word_alignment, word_index
+from nmt.alignment import pharaoh, word_alignment
 from nmt.segment import split_ids
-from nmt.streaming import count_lines, read_lines, repair_line, repair_summary
 from nmt.tokenizer import EOS_ID
 from nmt.translator import Translator
 
@@ -231,60 +229,3 @@ def test_beam_batches_keep_the_token_budget_and_cap_the_log_probabilities(traine
         widths.clear()
         assert translator.translate(texts, beam_size=beam) == EXPECTED * 5
         assert widths == expected
-
-
-# --- helpers --------------------------------------------------------------------------------
-def test_split_ids_prefers_sentence_ends_then_words():
-    pieces = ["▁a", "▁b", ".", "▁c", "▁d", "e", "▁f", "▁g", "h", "i", "j"]
-    ids = list(range(len(pieces)))
-    parts = split_ids(ids, pieces, 5)
-    assert parts[0] == [0, 1, 2]  # after "b ."
-    assert all(len(p) <= 5 for p in parts)
-    assert sum(parts, []) == ids
-    assert split_ids(ids, pieces, 20) == [ids]
-    assert split_ids([], [], 3) == [[]]
-    no_words = split_ids(list(range(12)), ["x"] * 12, 5)  # no boundary at all: hard cuts
-    assert [len(p) for p in no_words] == [5, 5, 2]
-
-
-def test_word_alignment_sums_pieces_into_words():
-    src = ["▁the", "▁cat", "s", "▁sleep"]
-    tgt = ["▁los", "▁gato", "s", "▁duermen"]
-    attention = np.array(
-        [[0.9, 0.1, 0.0, 0.0], [0.1, 0.5, 0.4, 0.0], [0.0, 0.3, 0.6, 0.1], [0.2, 0.0, 0.0, 0.8]]
-    )
-    assert word_index(src) == [0, 1, 1, 2]
-    assert pharaoh(word_alignment(src, tgt, attention)) == "0-0 1-1 2-2"
-    with pytest.raises(ValueError, match="shape"):
-        word_alignment(src, tgt, attention[:2])
-
-
-def test_plot_attention_writes_a_png(tmp_path):
-    path = plot_attention(np.eye(3), ["▁a", "▁b", "▁c"], ["▁A", "▁B", "▁C"], tmp_path / "x.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_repair_line_counts_what_it_fixes():
-    stats: Counter = Counter()
-    assert repair_line(b"  hello\tworld  ", stats) == "hello world"
-    assert repair_line(b"bad \xff byte", stats) == "bad \ufffd byte"
-    assert repair_line(b"bell\x07 and\x00 nul\x1b", stats) == "bell and nul"
-    assert repair_line("zero\u200bwidth\u00a0space".encode(), stats) == "zerowidth space"
-    assert repair_line(b"\x1b[1;31mred\x1b[0m text\x1b]0;title\x07", stats) == "red text"
-    assert repair_line(b" \t ", stats) == ""
-    assert repair_line(b"", stats) == ""
-    assert stats == Counter(invalid_utf8=1, control_chars=3, blank=2)
-    summary = repair_summary(stats)
-    assert "2 blank" in summary and "1 line(s) with invalid UTF-8" in summary
-    assert repair_summary(Counter()) is None
-
-
-def test_read_lines_splits_on_newline_only(tmp_path):
-    data = b"a\r\nb\rc\n\nd\x85e\xe2\x80\xa8f"  # CR, NEL, LINE SEPARATOR are not line ends
-    assert list(read_lines(io.BytesIO(data))) == [b"a", b"b\rc", b"", b"d\x85e\xe2\x80\xa8f"]
-    path = tmp_path / "x.txt"
-    path.write_bytes(data)
-    with open(path, "rb") as handle:
-        assert count_lines(handle) == 4
-        assert handle.read() == data  # rewound
-    assert count_lines(io.BytesIO(data)) is None
