@@ -170,8 +170,12 @@ def _check_paths(args: argparse.Namespace) -> str | None:
     inputs = [(f"--{name}", getattr(args, name)) for name in ("input", "reference")]
     outputs = [("--output", args.output), ("--n-best-file", args.n_best_file)]
     for flag, path in inputs:
-        if path is not None and not Path(path).is_file():
+        if path is None:
+            continue
+        if not Path(path).exists():  # a pipe (-i <(...)) or /dev/stdin is fine: only read
             return f"{flag} {path}: no such file"
+        if Path(path).is_dir():
+            return f"{flag} {path} is a directory, not a file"
     for flag, path in outputs:
         problem = path is not None and output_file_problem(path)
         if problem:

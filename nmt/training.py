@@ -36,6 +36,7 @@ from nmt.checkpoint import (
     epoch_weights_name,
     initial_metadata,
     load_tokenizers,
+    read_metadata,
     save_weights,
     tokenizer_paths,
     update_metadata,
@@ -43,6 +44,7 @@ from nmt.checkpoint import (
 from nmt.config import Config, load_config, save_config
 from nmt.data import PreparedData, prepare_data, save_split
 from nmt.distribute import WorkerInfo, make_strategy, prepare_replicated_model, worker_run_dir
+from nmt.end_marks import learn_end_marks
 from nmt.io import atomic_copy, atomic_write_text
 from nmt.model import Seq2Seq, build_model
 from nmt.plots import PLOT_FILE, plot_history
@@ -375,6 +377,7 @@ def _train(
 
     train_src = [p.src for p in splits.train]
     train_tgt = [p.tgt for p in splits.train]
+    end_marks = learn_end_marks(train_src, train_tgt)
     unknown = None
     if parent_dir is not None:
         unknown = finetune.unknown_rates(src_tok, tgt_tok, train_src, train_tgt)
@@ -440,6 +443,7 @@ def _train(
             extra = {"parent": finetune.parent_record(parent_dir), "unknown_piece_rate": unknown}
         if data.leaks is not None:
             extra["leaks"] = data.leaks.to_dict()
+        extra["end_marks"] = end_marks
         update_metadata(
             run_dir,
             **initial_metadata(config, src_tok, tgt_tok, model),
@@ -465,7 +469,14 @@ def _train(
         )
 
     dev_n = t.dev_eval_size or len(splits.dev)
-    translator = Translator(inference_model, src_tok, tgt_tok, config.decode, config=config)
+    translator = Translator(
+        inference_model,
+        src_tok,
+        tgt_tok,
+        config.decode,
+        config=config,
+        metadata={"end_marks": end_marks},
+    )
     trainer = Trainer(
         config,
         run_dir,
@@ -523,7 +534,14 @@ def _train(
 def finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model) -> dict[str, Any]:
     """Evaluate the best checkpoint on the test split and record everything in metadata."""
     inference_model.load_weights(str(run_dir / BEST_WEIGHTS))
-    translator = Translator(inference_model, src_tok, tgt_tok, config.decode, config=config)
+    translator = Translator(
+        inference_model,
+        src_tok,
+        tgt_tok,
+        config.decode,
+        config=config,
+        metadata=read_metadata(run_dir),
+    )
     results: dict[str, Any] = {}
     if splits.test:
         src = [p.src for p in splits.test]

@@ -259,3 +259,18 @@ def test_closed_pipe_ends_quietly(trained_run, tmp_path):
     process.wait(timeout=120)
     assert first == "CHARLIE BRAVO ALPHA\n"
     assert process.returncode == 141 and err == ""
+
+
+def test_input_may_be_a_device_or_pipe_but_not_a_folder(trained_run, tmp_path, capsys):
+    assert main(["-m", str(trained_run), "-i", os.devnull, "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    read, write = os.pipe()  # what -i <(command) hands over
+    os.write(write, b"india juliet\n")
+    os.close(write)
+    try:
+        assert main(["-m", str(trained_run), "-i", f"/dev/fd/{read}", "-q"]) == 0
+    finally:
+        os.close(read)
+    assert capsys.readouterr().out == "JULIET INDIA\n"
+    assert main(["-m", str(trained_run), "-i", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err

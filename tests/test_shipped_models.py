@@ -37,3 +37,45 @@ def test_shipped_default_model_exists():
     if not SHIPPED:
         pytest.skip("no shipped models in checkpoints/ yet")
     assert DEFAULT_MODEL in SHIPPED
+
+
+# single words and unpunctuated phrases, unlike the punctuated sentences the models learned from
+SHORT_INPUTS = {
+    "en-es": [
+        "Mary",
+        "Paris",
+        "fifty",
+        "books",
+        "bread",
+        "building",
+        "dinner",
+        "Hello",
+        "I refuse",
+    ],
+    "es-en": [
+        "María",
+        "París",
+        "cincuenta",
+        "libros",
+        "pan",
+        "edificio",
+        "cena",
+        "Hola",
+        "Me niego",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(SHIPPED) & set(SHORT_INPUTS)))
+def test_short_inputs_do_not_loop(name):
+    translator = Translator.from_checkpoint(name)
+    words = SHORT_INPUTS[name]
+    for beam in (1, translator.decode.beam_size):
+        outputs = translator.translate(words, beam_size=beam)
+        punctuated = translator.translate([w + "." for w in words], beam_size=beam)
+        for word, out, with_mark in zip(words, outputs, punctuated):
+            tokens = out.split()
+            assert not any(a == b == c for a, b, c in zip(tokens, tokens[1:], tokens[2:])), out
+            assert len(tokens) <= 3 * len(word.split()), (word, out)
+            assert not out.endswith(".")  # no mark in, none out
+            assert out == with_mark.removesuffix(".").rstrip()  # translated as the sentence
