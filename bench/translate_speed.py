@@ -35,12 +35,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHIPPED = REPO / "checkpoints" / "en-es"
 
 
-def timed_pass(translator, sources: list[str], beam: int, stopping: str, prune: float):
-    """One pass over ``sources`` at one setting: (seconds, hypotheses)."""
-    translator.decode.stopping = stopping
-    translator.decode.beam_prune = prune
+def timed_pass(translator, sources: list[str], setting: tuple):
+    """One pass over ``sources`` at one ``(max_batch_size, beam, stopping, beam_prune)``
+    setting: (seconds, hypotheses)."""
+    batch_size, beam, stopping, prune = setting
+    settings = translator.settings(
+        max_batch_size=batch_size, beam_size=beam, stopping=stopping, beam_prune=prune
+    )
     start = time.perf_counter()
-    hyps = translator.translate_detailed(sources, beam_size=beam)
+    hyps = translator.translate_detailed(sources, settings=settings)
     return time.perf_counter() - start, hyps
 
 
@@ -54,16 +57,13 @@ def measure_rounds(
     ratio to greedy (same batch size) is the median of the ratios within each round."""
     from nmt.scoring import score_corpus
 
-    for batch_size, beam, stopping, prune in settings:  # trace each graph before timing
-        translator.decode.max_batch_size = batch_size
-        timed_pass(translator, sources[:64], beam, stopping, prune)
+    for setting in settings:  # trace each graph before timing
+        timed_pass(translator, sources[:64], setting)
     passes: dict[tuple, list[float]] = {setting: [] for setting in settings}
     hyps: dict[tuple, list] = {}
     for _ in range(repeat):
         for setting in settings:
-            batch_size, beam, stopping, prune = setting
-            translator.decode.max_batch_size = batch_size
-            seconds, hyps[setting] = timed_pass(translator, sources, beam, stopping, prune)
+            seconds, hyps[setting] = timed_pass(translator, sources, setting)
             passes[setting].append(seconds)
     results = []
     for setting in settings:
@@ -109,7 +109,7 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
     from nmt.vocab_kernels import argmax_and_normalizer, normalized_top_extensions
 
     model = translator.model
-    tables = translator.decode_tables()  # as the translator's own search uses them
+    tables = translator.executor.decode_tables()  # as the translator's own search uses them
     ids = translator.encode_sources(sources)
     width = max(len(x) for x in ids)
     src = tf.constant([x + [0] * (width - len(x)) for x in ids], tf.int32)
@@ -249,8 +249,6 @@ def main(argv: list[str] | None = None) -> int:
     batch_sizes = [int(x) for x in (args.max_batch_sizes or str(own_batch_size)).split(",")]
     settings = [(size, *run) for size in batch_sizes for run in runs]
     results = measure_rounds(translator, sources, refs, settings, args.repeat)
-    translator.decode.stopping, translator.decode.beam_prune = default, own_prune
-    translator.decode.max_batch_size = own_batch_size
     report = {
         "model": str(args.model),
         "parameters": int(translator.model.count_params()),

@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="split inputs longer than this many source pieces (default: the training limit)",
     )
+    add(
+        "--no-end-mark",
+        action="store_true",
+        help="translate lines without final punctuation as they are (by default they get the "
+        "final mark the model's training data end in, which the output then loses again)",
+    )
     add("--quiet", "-q", action="store_true", help="no progress bar, no timing messages")
     add("--interactive", action="store_true", help="interactive even when input is not a terminal")
     return parser
@@ -123,14 +129,15 @@ def _run(args: argparse.Namespace) -> int:
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.alpha is not None:
-        translator.decode.length_penalty = args.alpha
-    if args.stopping is not None:
-        translator.decode.stopping = args.stopping
-    if args.beam_prune is not None:
-        translator.decode.beam_prune = args.beam_prune
-    if args.max_tokens is not None:
-        translator.max_source_tokens = args.max_tokens
+    overrides = {
+        "beam_size": args.beam,
+        "n_best": args.n_best,
+        "length_penalty": args.alpha,
+        "stopping": args.stopping,
+        "beam_prune": args.beam_prune,
+        "max_source_tokens": args.max_tokens,
+        "complete_end_mark": False if args.no_end_mark else None,
+    }
     if (args.align or args.plot_attention) and not translator.has_attention:
         print(
             "error: this model has no attention, so --align and --plot-attention are not available",
@@ -142,8 +149,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.interactive or (args.input is None and sys.stdin.isatty()):
         from nmt import interactive
 
-        return interactive.run(translator, args.beam, args.n_best)
-    return translate_file(translator, args)
+        return interactive.run(translator, overrides)
+    try:
+        settings = translator.settings(
+            **overrides, with_attention=bool(args.align or args.plot_attention)
+        )
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return translate_file(translator, args, settings)
 
 
 def _check_args(args: argparse.Namespace) -> str | None:
@@ -192,7 +206,7 @@ def _check_paths(args: argparse.Namespace) -> str | None:
     return None
 
 
-def translate_file(translator, args: argparse.Namespace) -> int:
+def translate_file(translator, args: argparse.Namespace, settings) -> int:
     """Translate ``args.input`` (or stdin) to ``args.output`` (or stdout), one line per line.
 
     Output files are written beside and renamed into place at the end, so Ctrl-C leaves a
@@ -202,7 +216,7 @@ def translate_file(translator, args: argparse.Namespace) -> int:
     from nmt.io import output_stream
     from nmt.streaming import one_line, read_lines, repair_summary, translate_lines
 
-    beam = max(args.beam or translator.decode.beam_size, args.n_best)
+    beam = settings.beam_size
     stats: Counter = Counter()
     hypotheses: list[str] = []
     start, count = time.perf_counter(), 0
@@ -228,10 +242,8 @@ def translate_file(translator, args: argparse.Namespace) -> int:
                 translator,
                 read_lines(source),
                 stats,
+                settings,
                 chunk_lines=args.chunk_lines,
-                beam_size=beam,
-                n_best=args.n_best if nbest_out else 1,
-                with_attention=bool(args.align or args.plot_attention),
             )
             for number, (_, hyps) in enumerate(results):
                 if nbest_out is not out:

@@ -26,18 +26,32 @@ class Session:
     def __init__(
         self,
         translator: Translator,
-        beam_size: int | None = None,
-        n_best: int = 1,
+        overrides: dict | None = None,
         align: bool = False,
         out: TextIO | None = None,
         err: TextIO | None = None,
     ):
+        """``overrides``: decode settings given on the command line (``Translator.settings``);
+        the commands below change them for the rest of the session."""
         self.translator = translator
-        self.n_best = max(1, n_best)
-        self.beam_size = max(beam_size or translator.decode.beam_size, self.n_best)
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        self.settings = translator.settings(**self.overrides)
         self.align = align
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+
+    @property
+    def beam_size(self) -> int:
+        return self.settings.beam_size
+
+    @property
+    def n_best(self) -> int:
+        return self.settings.n_best
+
+    def _change(self, **changes) -> None:
+        """New settings with ``changes``: a new value, the translator's defaults untouched."""
+        self.overrides.update(changes)
+        self.settings = self.translator.settings(**self.overrides)
 
     def handle(self, line: str) -> bool:
         """Translate ``line`` or run a ``:command``; False means the user asked to leave."""
@@ -56,14 +70,12 @@ class Session:
         if name in ("beam", "nbest") and len(args) == 1 and args[0].isdigit() and int(args[0]):
             value = int(args[0])
             if name == "beam":
-                self.beam_size = value
-                self.n_best = min(self.n_best, value)
+                self._change(beam_size=value, n_best=min(self.n_best, value))
             else:
-                self.n_best = value
-                self.beam_size = max(self.beam_size, value)
+                self._change(n_best=value, beam_size=max(self.beam_size, value))
             self._say(f"beam size {self.beam_size}, showing {self.n_best} best")
         elif name == "prune" and len(args) == 1 and _non_negative(args[0]):
-            self.translator.decode.beam_prune = float(args[0])
+            self._change(beam_prune=float(args[0]))
             self._say(f"beam pruning margin {float(args[0]):g}")
         elif name == "align":
             if not self.translator.has_attention:
@@ -79,9 +91,10 @@ class Session:
 
     def _translate(self, text: str) -> None:
         start = time.perf_counter()
-        hyps = self.translator.translate_detailed(
-            [text], beam_size=self.beam_size, n_best=self.n_best, with_attention=self.align
-        )[0]
+        settings = self.settings
+        if self.align:
+            settings = self.translator.settings(**self.overrides, with_attention=True)
+        hyps = self.translator.translate_detailed([text], settings=settings)[0]
         seconds = time.perf_counter() - start
         for rank, hyp in enumerate(hyps, 1):
             prefix = f"{rank}. " if len(hyps) > 1 else ""
@@ -120,14 +133,12 @@ def _setup_readline() -> object | None:
     return readline
 
 
-def run(translator: Translator, beam_size: int | None = None, n_best: int = 1) -> int:
+def run(translator: Translator, overrides: dict | None = None) -> int:
     """The read-translate-print loop. Returns the exit status (0 on Ctrl-D / Ctrl-C)."""
-    session = Session(translator, beam_size, n_best)
+    session = Session(translator, overrides)
     # compile the search graph while the user types (a sentence sent before it is ready is
     # translated eagerly)
-    compiling = threading.Thread(
-        target=lambda: translator.compile(session.beam_size, session.n_best), daemon=True
-    )
+    compiling = threading.Thread(target=lambda: translator.compile(session.settings), daemon=True)
     compiling.start()
     readline = _setup_readline()
     session._say("Type a sentence and press Enter (:help for commands, Ctrl-D to quit).")

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
+from nmt.decoding import STOPPING
 from nmt.vocab_kernels import NEG_INF, argmax_and_normalizer, to_slots, top_extensions_at_slots
 
 
@@ -124,9 +125,6 @@ def greedy_search(
     result = out[:, None, :t]  # (batch, 1, length)
     attention = attn[:, None, :t] if collect else attn
     return SearchResult(result, total[:, None], total[:, None], attention)
-
-
-STOPPING = ("heuristic", "exact")
 
 
 def _keep(mask: tf.Tensor, nest: Any) -> Any:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from nmt.decoding import DecodeSettings
 from nmt.translator import Hypothesis, Translator
 
 _SPACES = re.compile(r"\s+")
@@ -93,10 +94,8 @@ def translate_lines(
     translator: Translator,
     lines: Iterable[bytes],
     stats: Counter,
+    settings: DecodeSettings | None = None,
     chunk_lines: int = 4000,
-    beam_size: int | None = None,
-    n_best: int = 1,
-    with_attention: bool = False,
 ) -> Iterator[tuple[str, list[Hypothesis]]]:
     """Yield ``(repaired source, hypotheses)`` for every input line, in input order.
 
@@ -104,7 +103,7 @@ def translate_lines(
     bounded whatever the input size. If a chunk fails, its lines are retried one by one, and a
     line that still fails gives an empty translation (counted in ``stats["failed"]``).
     """
-    options = {"beam_size": beam_size, "n_best": n_best, "with_attention": with_attention}
+    options = {"settings": settings or translator.settings()}
     for chunk in chunks(lines, chunk_lines):
         texts = [repair_line(raw, stats) for raw in chunk]
         try:

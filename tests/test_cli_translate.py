@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -139,7 +140,9 @@ def test_bad_arguments_are_clear_errors(argv, message, capsys):
 
 def test_interactive_session_commands(trained_run):
     out, err = StringIO(), StringIO()
-    session = Session(Translator.from_checkpoint(trained_run), beam_size=1, out=out, err=err)
+    translator = Translator.from_checkpoint(trained_run)
+    defaults = dataclasses.replace(translator.decode)
+    session = Session(translator, {"beam_size": 1}, out=out, err=err)
     assert session.handle("alpha bravo charlie")
     assert out.getvalue() == "CHARLIE BRAVO ALPHA\n"
     assert re.search(r"\(\d+\.\d\d s, beam 1\)", err.getvalue())
@@ -153,8 +156,10 @@ def test_interactive_session_commands(trained_run):
     assert re.fullmatch(r"   alignment: \d+-\d+( \d+-\d+)*", shown[1])
     assert sum(line[:2] in ("1.", "2.", "3.") for line in shown) == 3
     assert session.handle(":beam 2") and session.n_best == 2
-    assert session.handle(":prune 1.5") and session.translator.decode.beam_prune == 1.5
-    assert session.handle(":prune -1") and session.translator.decode.beam_prune == 1.5
+    assert session.handle(":prune 1.5") and session.overrides["beam_prune"] == 1.5
+    assert session.handle(":prune -1") and session.overrides["beam_prune"] == 1.5
+    assert session.handle(":nbest 1") and session.settings.search.beam_prune == 1.5
+    assert translator.decode == defaults  # the session's settings are its own
     assert session.handle(":bogus") and "unknown command" in err.getvalue()
     assert session.handle(":help") and ":nbest N" in err.getvalue()
     assert session.handle("   ")

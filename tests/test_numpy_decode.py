@@ -77,12 +77,12 @@ def assert_same_search(translator: Translator, sources: list[list[int]]):
     for the whole batch: the same tokens, the same scores."""
     width = max(len(s) for s in sources)
     batch = tf.constant([s + [0] * (width - len(s)) for s in sources], tf.int32)
-    alpha = float(translator.decode.length_penalty)
+    executor = translator.executor
     for beam, prune, stopping in SETTINGS:
-        translator.decode.beam_prune, translator.decode.stopping = prune, stopping
-        want = translator._search(batch, beam, 1, False, alpha)
+        settings = translator.settings(beam_size=beam, beam_prune=prune, stopping=stopping).search
+        want = executor.eager_search(batch, settings)
         for row, ids in enumerate(sources):
-            got = translator._numpy_search(tf.constant([ids], tf.int32), beam, alpha)
+            got = executor.numpy_search(tf.constant([ids], tf.int32), settings)
             want_tokens = want.tokens[row, 0].numpy().tolist()
             got_tokens = got.tokens[0, 0].numpy().tolist()
             cut = want_tokens.index(EOS_ID) if EOS_ID in want_tokens else len(want_tokens)

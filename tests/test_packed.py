@@ -91,13 +91,13 @@ def test_translator_output_is_the_same_packed_or_not():
     texts = ["5 6 7", "8", "9 10 11 12 13 14", "", "15 16"]
     config = Config()
     results = {}
-    translator = Translator(model, Ids(), Ids(), DecodeConfig(max_length_b=4), config=config)
     used = []  # which encoder each search ran or traced
     for name in ("encode", "encode_packed"):
         original = getattr(model, name)
         setattr(model, name, lambda src, f=original, n=name: used.append(n) or f(src))
-    for packed in (True, False):  # one translator: each setting compiles its own search
-        translator.packed = packed
+    for packed in (True, False):  # each translator compiles its own searches
+        decode = DecodeConfig(max_length_b=4)
+        translator = Translator(model, Ids(), Ids(), decode, config=config, packed=packed)
         used.clear()
         for _ in range(2):  # the first request runs eagerly, the second compiles the graph
             results[packed] = [

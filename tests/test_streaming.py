@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 from collections import Counter
 
+from nmt.config import DecodeConfig
+from nmt.decoding import DecodeSettings, decode_settings
 from nmt.streaming import (
     chunks,
     count_lines,
@@ -24,11 +26,14 @@ class FakeTranslator:
     def __init__(self) -> None:
         self.batches: list[int] = []
 
-    def translate_detailed(self, texts, stats=None, beam_size=None, n_best=1, with_attention=False):
+    def settings(self, **overrides) -> DecodeSettings:
+        return decode_settings(DecodeConfig(), 100, **overrides)
+
+    def translate_detailed(self, texts, stats=None, settings=None):
         self.batches.append(len(texts))
         if "boom" in texts:
             raise RuntimeError("the model failed")
-        return [[Hypothesis(text.upper(), [], -1.0, -1.0)] * n_best for text in texts]
+        return [[Hypothesis(text.upper(), [], -1.0, -1.0)] * settings.n_best for text in texts]
 
 
 def test_repair_line_counts_what_it_fixes():
@@ -89,7 +94,8 @@ def test_chunks_keep_order_and_size():
 def test_translate_lines_gives_one_result_per_line_in_order():
     translator, stats = FakeTranslator(), Counter()
     lines = [b"one", b" two\t", b"", b"three", b"four", b"five"]
-    results = list(translate_lines(translator, lines, stats, chunk_lines=4, n_best=2))
+    settings = translator.settings(n_best=2)
+    results = list(translate_lines(translator, lines, stats, settings, chunk_lines=4))
     assert [src for src, _ in results] == ["one", "two", "", "three", "four", "five"]
     assert [[h.text for h in hyps] for _, hyps in results][:2] == [["ONE"] * 2, ["TWO"] * 2]
     assert translator.batches == [4, 2]  # chunks of at most 4 lines

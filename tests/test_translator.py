@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections import Counter
@@ -64,11 +65,12 @@ def test_frozen_tables_give_the_same_search_as_the_live_model(translator):
         translator.model, translator.src_tokenizer, translator.tgt_tokenizer,
         translator.decode, config=translator.config,
     )  # fmt: skip
-    assert translator.frozen and not live.frozen
+    assert translator.executor.frozen and not live.executor.frozen
     for beam in (1, 3):
         frozen = translator.translate_detailed(SENTENCES, beam_size=beam, n_best=beam)
         plain = live.translate_detailed(SENTENCES, beam_size=beam, n_best=beam)
-        assert live.decode_tables() is None and translator.decode_tables() is not None
+        assert live.executor.decode_tables() is None
+        assert translator.executor.decode_tables() is not None
         for f, p in zip(frozen, plain):
             assert [h.tokens for h in f] == [h.tokens for h in p]
             np.testing.assert_allclose([h.log_prob for h in f], [h.log_prob for h in p], atol=1e-4)
@@ -130,14 +132,10 @@ def test_attention_rows_are_distributions_over_the_source(translator):
 
 
 def test_over_long_input_is_split_and_joined_not_cut(translator):
-    translator_limit = translator.max_source_tokens
     long_text = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima"
-    try:
-        translator.max_source_tokens = 8
-        stats: Counter = Counter()
-        (hyp,) = translator.translate_detailed([long_text], beam_size=2, stats=stats)[0]
-    finally:
-        translator.max_source_tokens = translator_limit
+    stats: Counter = Counter()
+    settings = translator.settings(beam_size=2, max_source_tokens=8)
+    (hyp,) = translator.translate_detailed([long_text], stats=stats, settings=settings)[0]
     assert stats["split_lines"] == 1 and stats["split_pieces"] >= 2
     ids = translator.encode_sources([long_text])[0]
     parts = split_ids(ids, translator.src_tokenizer.pieces(ids), 8)
@@ -150,57 +148,58 @@ def test_search_graph_is_traced_once_per_setting(trained_run):
     translator = Translator.from_checkpoint(trained_run)
     for texts in (SENTENCES[:1], SENTENCES, SENTENCES[:3] * 7):
         translator.translate(texts, beam_size=3)
-    (fn,) = translator._functions.values()
-    assert fn.experimental_get_tracing_count() == 1
+    (settings,) = translator.executor.traced()
+    assert translator.executor.compiled(settings).experimental_get_tracing_count() == 1
 
 
 def test_small_first_request_runs_eagerly_then_the_graph_takes_over(trained_run, monkeypatch):
     """A small first 1-best request is answered in NumPy, one with n-best lists or attention
     eagerly by TensorFlow; neither traces a graph, the next request does."""
     translator = Translator.from_checkpoint(trained_run)
+    executor = translator.executor
     ways = []
-    for name in ("_numpy_search", "_search"):
-        method = getattr(translator, name)
+    for name in ("numpy_search", "eager_search"):
+        method = getattr(executor, name)
         monkeypatch.setattr(
-            translator, name, lambda *a, m=method, n=name, **k: ways.append(n) or m(*a, **k)
+            executor, name, lambda *a, m=method, n=name, **k: ways.append(n) or m(*a, **k)
         )
     first = translator.translate_detailed(SENTENCES, beam_size=3)
-    assert not translator._functions and ways == ["_numpy_search"]
+    assert not executor.traced() and ways == ["numpy_search"]
     lists = translator.translate_detailed(SENTENCES, beam_size=2, n_best=2)
-    assert not translator._functions and ways[1:] == ["_search"]
+    assert not executor.traced() and ways[1:] == ["eager_search"]
     assert [h[0].text for h in lists] == EXPECTED
     second = translator.translate_detailed(SENTENCES, beam_size=3)
-    (fn,) = translator._functions.values()
-    assert fn.experimental_get_tracing_count() == 1
+    (settings,) = executor.traced()
+    assert executor.compiled(settings).experimental_get_tracing_count() == 1
     assert [h[0].text for h in first] == [h[0].text for h in second] == EXPECTED
     assert [h[0].log_prob for h in first] == pytest.approx(
         [h[0].log_prob for h in second], abs=1e-5
     )
-    translator.compile(beam_size=1)  # what interactive mode runs while the user types
+    translator.compile(translator.settings(beam_size=1))  # what interactive mode runs
     ways.clear()
     translator.translate(SENTENCES[:1], beam_size=1)
-    assert len(translator._functions) == 2 and "_numpy_search" not in ways  # ready: no detour
+    assert len(executor.traced()) == 2 and "numpy_search" not in ways  # ready: no detour
 
 
 def test_small_requests_do_not_wait_for_a_compile_in_progress(trained_run):
     """While compile() traces a setting's graph (interactive mode runs it in a thread), small
     1-best requests of that setting are answered in NumPy; afterwards the graph serves them."""
     translator = Translator.from_checkpoint(trained_run)
-    key = translator._key(3, 1, False)
-    translator._compiling.add(key)  # as if compile() were running in another thread
+    executor, settings = translator.executor, translator.settings(beam_size=3)
+    executor._compiling.add(settings.search)  # as if compile() ran in another thread
     for _ in range(3):
-        assert translator.translate(SENTENCES, beam_size=3) == EXPECTED
-    assert not translator._functions
-    translator._compiling.discard(key)
-    thread = threading.Thread(target=translator.compile, kwargs={"beam_size": 3})
+        assert translator.translate(SENTENCES, settings=settings) == EXPECTED
+    assert not executor.traced()
+    executor._compiling.discard(settings.search)
+    thread = threading.Thread(target=translator.compile, args=(settings,))
     thread.start()
     for _ in range(3):  # NumPy or the graph, whichever the moment gives: the same answers
-        assert translator.translate(SENTENCES, beam_size=3) == EXPECTED
+        assert translator.translate(SENTENCES, settings=settings) == EXPECTED
     thread.join()
-    assert key in translator._ready and not translator._compiling
-    assert translator.translate(SENTENCES, beam_size=3) == EXPECTED
-    (fn,) = translator._functions.values()
-    assert fn.experimental_get_tracing_count() == 1
+    assert executor.is_ready(settings.search) and not executor._compiling
+    assert translator.translate(SENTENCES, settings=settings) == EXPECTED
+    (traced,) = executor.traced()
+    assert executor.compiled(traced).experimental_get_tracing_count() == 1
 
 
 def test_beam_batches_keep_the_token_budget_and_cap_the_log_probabilities(trained_run, monkeypatch):
@@ -209,23 +208,52 @@ def test_beam_batches_keep_the_token_budget_and_cap_the_log_probabilities(traine
     import nmt.translator as translator_module
 
     translator = Translator.from_checkpoint(trained_run)
-    translator.decode.max_batch_size = 8
-    translator.decode.token_budget = 10_000
     vocab = translator.model.tgt_vocabulary_size
     monkeypatch.setattr(translator_module, "DECODE_LOGITS_BYTES", 4 * 3 * vocab * 5)
-    assert translator.batch_sentences(1) == 8  # max_batch_size binds
-    assert translator.batch_sentences(3) == 5  # 5 sentences x 3 beams fill the cap
-    assert translator.batch_sentences(16) == 1  # never below one sentence
+
+    def settings(beam: int):
+        return translator.settings(beam_size=beam, max_batch_size=8, token_budget=10_000)
+
+    assert translator.batch_sentences(settings(1)) == 8  # max_batch_size binds
+    assert translator.batch_sentences(settings(3)) == 5  # 5 sentences x 3 beams fill the cap
+    assert translator.batch_sentences(settings(16)) == 1  # never below one sentence
     texts = SENTENCES * 5
     widths = []
-    real = translator._pick_search
+    real = translator.executor.searcher
 
     def counting(*args):
         search = real(*args)
         return lambda src: (widths.append(int(src.shape[0])), search(src))[1]
 
-    monkeypatch.setattr(translator, "_pick_search", counting)
+    monkeypatch.setattr(translator.executor, "searcher", counting)
     for beam, expected in ((1, [8, 8, 4]), (3, [5, 5, 5, 5])):
         widths.clear()
-        assert translator.translate(texts, beam_size=beam) == EXPECTED * 5
+        assert translator.translate(texts, settings=settings(beam)) == EXPECTED * 5
         assert widths == expected
+
+
+def test_concurrent_requests_with_different_settings_share_one_model(trained_run):
+    """What a server does: threads translate at once with their own settings; every answer
+    is the one the same request gets alone, and the translator's defaults never change."""
+    translator = Translator.from_checkpoint(trained_run)
+    defaults = dataclasses.replace(translator.decode)
+    requests = [translator.settings(beam_size=b, n_best=n) for b, n in ((1, 1), (3, 1), (3, 2))]
+    alone = [translator.translate_detailed(SENTENCES, settings=s) for s in requests]
+    results: dict[int, list] = {}
+
+    def work(i: int) -> None:
+        for _ in range(3):
+            results[i] = translator.translate_detailed(SENTENCES, settings=requests[i % 3])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, found in results.items():
+        want = alone[i % 3]
+        assert [[h.tokens for h in hyps] for hyps in found] == [
+            [h.tokens for h in hyps] for hyps in want
+        ]
+    assert translator.decode == defaults
+    assert len(translator.executor.traced()) == 3  # one graph per search setting
