@@ -1,6 +1,6 @@
 """Run directories: save and load a trained model with its tokenizers, config and metadata.
 
-Layout (see DESIGN.md)::
+Layout (see docs/DESIGN.md)::
 
     <run>/config.yaml  tokenizer/{src,tgt}.model | tokenizer/joint.model
           model.weights.h5 (best)  last.weights.h5  metadata.json  split.json  train_log.csv

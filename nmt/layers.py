@@ -1,4 +1,4 @@
-"""Encoder, decoder and attention layers. Every LSTM keeps the cuDNN rule (see DESIGN.md)."""
+"""Encoder, decoder and attention layers. Every LSTM keeps the cuDNN rule (see docs/DESIGN.md)."""
 
 from __future__ import annotations
 
