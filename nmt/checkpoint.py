@@ -12,17 +12,19 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 import nmt
 from nmt.config import Config, ConfigError, load_config
 from nmt.io import atomic_path, atomic_write_text
-from nmt.model import Seq2Seq, build_model
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, TokenizerError
+
+if TYPE_CHECKING:
+    from nmt.model import Seq2Seq
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.yaml"
@@ -32,7 +34,14 @@ LAST_WEIGHTS = "last.weights.h5"
 SPLIT_FILE = "split.json"
 LOG_FILE = "train_log.csv"
 EPOCHS_DIR = "epochs"
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+MODELS_DIR_ENV = "NMT_MODELS_DIR"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# The shipped models: package data of an installed nmt (nmt/checkpoints), else the checkout's
+# checkpoints/ beside the package.
+SHIPPED_DIR = next(
+    (d for d in (_PACKAGE_DIR / "checkpoints", _PACKAGE_DIR.parent / "checkpoints") if d.is_dir()),
+    _PACKAGE_DIR.parent / "checkpoints",
+)
 
 
 class CheckpointError(ValueError):
@@ -47,20 +56,37 @@ def tokenizer_paths(run_dir: Path, joint: bool) -> tuple[Path, Path]:
     return folder / "src.model", folder / "tgt.model"
 
 
+def model_dirs() -> list[Path]:
+    """Folders where a model name is looked up, in order: ``$NMT_MODELS_DIR`` if set, then the
+    shipped models."""
+    own = os.environ.get(MODELS_DIR_ENV)
+    return [Path(own).expanduser(), SHIPPED_DIR] if own else [SHIPPED_DIR]
+
+
+def model_names() -> list[str]:
+    """Names of the run directories (with a metadata.json) in ``model_dirs()``."""
+    names = {
+        p.name
+        for folder in model_dirs()
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if (p / METADATA_FILE).is_file()
+    }
+    return sorted(names)
+
+
 def resolve_run_dir(name_or_path: str | Path) -> Path:
-    """A path to a run directory, or the name of a shipped model in ``checkpoints/``."""
+    """A path to a run directory, or the name of a model in ``model_dirs()`` (the first found)."""
     path = Path(name_or_path)
     if path.is_dir():
         return path
-    shipped = SHIPPED_DIR / str(name_or_path)
-    if shipped.is_dir():
-        return shipped
-    available = (
-        sorted(p.name for p in SHIPPED_DIR.iterdir() if p.is_dir()) if SHIPPED_DIR.is_dir() else []
-    )
+    for folder in model_dirs():
+        if (folder / str(name_or_path)).is_dir():
+            return folder / str(name_or_path)
+    folders = " or ".join(str(folder) for folder in model_dirs())
     raise CheckpointError(
-        f"model {str(name_or_path)!r} not found: not a directory, nor a shipped model "
-        f"({', '.join(available) or 'none shipped'})"
+        f"model {str(name_or_path)!r} not found: not a directory, nor a model in {folders} "
+        f"({', '.join(model_names()) or 'none there'}; ${MODELS_DIR_ENV} adds a folder)"
     )
 
 
@@ -69,7 +95,7 @@ def epoch_weights_name(epoch: int) -> str:
     return f"epoch-{epoch:04d}.weights.h5"
 
 
-def save_weights(model: keras.Model, path: Path) -> None:
+def save_weights(model: Any, path: Path) -> None:
     """Write model weights atomically (a temporary file renamed into place)."""
     with atomic_path(Path(path), suffix=".weights.h5") as tmp:
         tmp.unlink()  # Keras refuses to overwrite without asking
@@ -77,6 +103,7 @@ def save_weights(model: keras.Model, path: Path) -> None:
 
 
 def versions() -> dict[str, str]:
+    import keras
     import tensorflow as tf
 
     return {"nmt": nmt.__version__, "tensorflow": tf.__version__, "keras": keras.__version__}
@@ -159,13 +186,29 @@ def check_tokenizer_identity(run_dir: Path, config: Config, metadata: dict[str, 
             )
 
 
-def load_run(
-    run_dir: str | Path, weights: str = "best"
-) -> tuple[Config, Seq2Seq, Tokenizer, Tokenizer, dict[str, Any]]:
-    """Load a run directory, checking every part and that the parts agree.
+@dataclass(frozen=True)
+class RunFiles:
+    """A run directory's parts, checked to belong together, before any model is built."""
+
+    run_dir: Path
+    config: Config
+    src: Tokenizer
+    tgt: Tokenizer
+    metadata: dict[str, Any]
+    weights: Path
+
+
+def _keras_version() -> str:
+    """The installed Keras' version, without importing Keras (and TensorFlow with it)."""
+    from importlib.metadata import version
+
+    return version("keras")
+
+
+def open_run(run_dir: str | Path, weights: str = "best") -> RunFiles:
+    """Check a run directory's parts and that they agree, without TensorFlow.
 
     ``weights`` is ``best`` (model.weights.h5) or ``last`` (last.weights.h5).
-    Returns (config, model, src_tokenizer, tgt_tokenizer, metadata).
     """
     run_dir = resolve_run_dir(run_dir)
     config_path = run_dir / CONFIG_FILE
@@ -181,11 +224,10 @@ def load_run(
             f"{run_dir} was written by a newer nmt (format {metadata.get('format_version')}); "
             f"this nmt {nmt.__version__} reads format {FORMAT_VERSION}: upgrade nmt"
         )
-    saved_keras = str(metadata.get("versions", {}).get("keras", keras.__version__))
-    if saved_keras.split(".")[0] != keras.__version__.split(".")[0]:
-        raise CheckpointError(
-            f"{run_dir} was saved with Keras {saved_keras}; this is Keras {keras.__version__}"
-        )
+    ours = _keras_version()
+    saved_keras = str(metadata.get("versions", {}).get("keras", ours))
+    if saved_keras.split(".")[0] != ours.split(".")[0]:
+        raise CheckpointError(f"{run_dir} was saved with Keras {saved_keras}; this is Keras {ours}")
     src, tgt = load_tokenizers(run_dir, config)
     check_tokenizer_identity(run_dir, config, metadata)
     for side, tok in (("src", src), ("tgt", tgt)):
@@ -201,12 +243,26 @@ def load_run(
     weights_path = run_dir / filename
     if not weights_path.is_file():
         raise CheckpointError(f"{run_dir}: no {filename} (has training saved a checkpoint yet?)")
+    return RunFiles(run_dir, config, src, tgt, metadata, weights_path)
+
+
+def load_run(
+    run_dir: str | Path, weights: str = "best"
+) -> tuple[Config, Seq2Seq, Tokenizer, Tokenizer, dict[str, Any]]:
+    """Load a run directory (``open_run``) and its model, with Keras' own loader.
+
+    Returns (config, model, src_tokenizer, tgt_tokenizer, metadata).
+    """
+    from nmt.model import build_model
+
+    run = open_run(run_dir, weights)
+    config, src, tgt = run.config, run.src, run.tgt
     model = build_model(config.model, src.vocabulary_size, tgt.vocabulary_size, initialize=False)
     try:
-        model.load_weights(str(weights_path))
+        model.load_weights(str(run.weights))
     except (ValueError, OSError, KeyError) as err:
         raise CheckpointError(
-            f"{weights_path}: cannot load weights into the model described by {CONFIG_FILE} "
+            f"{run.weights}: cannot load weights into the model described by {CONFIG_FILE} "
             f"(corrupt file, or weights from another model): {err}"
         ) from err
-    return config, model, src, tgt, metadata
+    return config, model, src, tgt, run.metadata

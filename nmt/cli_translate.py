@@ -7,13 +7,23 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from itertools import chain, islice
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+import nmt
 from nmt.env import prefer_onednn, quiet_tensorflow
 
 DEFAULT_MODEL = "en-es"
+# A request this small (a pipe of a few lines, a short file, 1-best, no alignments) is answered
+# in NumPy with weights read by h5py: importing TensorFlow alone takes seconds, the answer
+# milliseconds.
+QUICK_LINES = 16
+QUICK_BYTES = 4096
+QUICK_PIECES = 256
+QUICK_ENV = "NMT_QUICK"  # "0" turns the NumPy answer off
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--quiet", "-q", action="store_true", help="no progress bar, no timing messages")
     add("--interactive", action="store_true", help="interactive even when input is not a terminal")
+    add("--version", action="version", version=f"lstm-nmt {nmt.__version__}")
     return parser
 
 
@@ -119,13 +130,22 @@ def _silence_stdout() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    prefer_onednn()
-    quiet_tensorflow()
-    from nmt.checkpoint import CheckpointError
-    from nmt.translator import Translator
+    from nmt.checkpoint import CheckpointError, resolve_run_dir
 
     try:
-        translator = Translator.from_checkpoint(args.model, weights=args.weights)
+        resolve_run_dir(args.model)  # a wrong name fails before any input is read
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    head, rest = _small_input(args)
+    try:
+        translator = _numpy_translator(args, head) if head is not None else None
+        if translator is None:
+            prefer_onednn()
+            quiet_tensorflow()
+            from nmt.translator import Translator
+
+            translator = Translator.from_checkpoint(args.model, weights=args.weights)
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -157,7 +177,47 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return translate_file(translator, args, settings)
+    lines = None if head is None else chain(head, rest or ())
+    return translate_file(translator, args, settings, lines)
+
+
+def _small_input(args: argparse.Namespace) -> tuple[list[bytes] | None, Iterator[bytes] | None]:
+    """For a request that may be small, its first lines (all of them if it is small) and an
+    iterator over the rest of standard input; else (None, None). A file is read whole if it
+    is at most ``QUICK_BYTES``, else left to be streamed."""
+    from nmt.streaming import read_lines
+
+    plain = not (args.align or args.plot_attention or args.reference or args.n_best > 1)
+    if args.interactive or not plain or args.chunk_lines == 1:  # line-at-a-time: no read-ahead
+        return None, None
+    if os.environ.get(QUICK_ENV) == "0":  # benchmarks compare with the TensorFlow path
+        return None, None
+    if args.input is not None:
+        path = Path(args.input)
+        if not path.is_file() or path.stat().st_size > QUICK_BYTES:
+            return None, None
+        with open(path, "rb") as handle:
+            return list(read_lines(handle)), None
+    if sys.stdin.isatty():
+        return None, None
+    rest = read_lines(sys.stdin.buffer)
+    return list(islice(rest, QUICK_LINES + 1)), rest
+
+
+def _numpy_translator(args: argparse.Namespace, head: list[bytes]):
+    """A translator that never imports TensorFlow (``Translator.from_run_numpy``), if the
+    request is small: at most ``QUICK_LINES`` lines and ``QUICK_PIECES`` source pieces; else
+    None. Everything else about the request is the same: the output is the compiled search's
+    (tests compare the two)."""
+    if len(head) > QUICK_LINES:
+        return None
+    from nmt.translator import Translator
+
+    translator = Translator.from_run_numpy(args.model, weights=args.weights)
+    texts = [line.decode("utf-8", "replace") for line in head]
+    if sum(map(len, translator.encode_sources(texts))) > QUICK_PIECES:
+        return None
+    return translator
 
 
 def _check_args(args: argparse.Namespace) -> str | None:
@@ -206,9 +266,12 @@ def _check_paths(args: argparse.Namespace) -> str | None:
     return None
 
 
-def translate_file(translator, args: argparse.Namespace, settings) -> int:
+def translate_file(
+    translator, args: argparse.Namespace, settings, lines: Iterable[bytes] | None = None
+) -> int:
     """Translate ``args.input`` (or stdin) to ``args.output`` (or stdout), one line per line.
 
+    ``lines``: the input's lines when they were read already (else they are read here).
     Output files are written beside and renamed into place at the end, so Ctrl-C leaves a
     previous file as it was. ``--n-best N`` without ``--n-best-file`` writes the n-best lines in
     place of the 1-best ones.
@@ -222,9 +285,12 @@ def translate_file(translator, args: argparse.Namespace, settings) -> int:
     start, count = time.perf_counter(), 0
     try:
         with ExitStack() as stack:
-            source: BinaryIO = (
-                stack.enter_context(open(args.input, "rb")) if args.input else sys.stdin.buffer
-            )
+            source: BinaryIO | None = None
+            if lines is None:
+                source = (
+                    stack.enter_context(open(args.input, "rb")) if args.input else sys.stdin.buffer
+                )
+                lines = read_lines(source)
             out: TextIO = (
                 stack.enter_context(output_stream(args.output))
                 if args.output
@@ -235,12 +301,12 @@ def translate_file(translator, args: argparse.Namespace, settings) -> int:
                 nbest_out = stack.enter_context(output_stream(args.n_best_file))
             elif args.n_best > 1:
                 nbest_out = out
-            progress = _progress(args, source)
+            progress = _progress(args, source) if source is not None else None
             if progress is not None:
                 stack.callback(progress.close)
             results = translate_lines(
                 translator,
-                read_lines(source),
+                lines,
                 stats,
                 settings,
                 chunk_lines=args.chunk_lines,

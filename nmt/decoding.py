@@ -18,11 +18,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from nmt.config import DecodeConfig
 
 STOPPING = ("heuristic", "exact")
+NEG_INF = -1e9  # a finite "minus infinity": arithmetic on it never gives NaN
+
+
+class SearchResult(NamedTuple):
+    """What every way of searching returns (TensorFlow tensors or NumPy arrays): ``tokens``
+    ``(batch, n_best, length)`` padded with 0 after EOS; ``scores`` ``(batch, n_best)``
+    (length-normalised for beam search); ``log_probs`` ``(batch, n_best)``; ``attention``
+    ``(batch, n_best, length, src_len)`` or empty."""
+
+    tokens: Any
+    scores: Any
+    log_probs: Any
+    attention: Any
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ and the NumPy twin (``nmt.numpy_decode``).
 The seam is ``SearchExecutor.searcher(settings, lengths)``: for one request's settings and its
 source lengths it returns a function ``src (batch, src_len) int32 -> SearchResult`` that every
 batch of the request goes through (as keras-hub's ``make_generate_function``). Front ends never
-pick a way themselves.
+pick a way themselves. ``nmt.numpy_decode.NumpyExecutor`` offers the same seam in a process
+without TensorFlow (small 1-best requests, weights read with h5py).
 
 - The compiled ``tf.function`` is traced once per ``SearchSettings`` (the cache key).
 - A small first request does not wait seconds for tracing: it runs eagerly, or in NumPy when it
@@ -29,9 +30,10 @@ import tensorflow as tf
 
 from nmt.decoding import SearchSettings
 from nmt.model import Seq2Seq
-from nmt.numpy_decode import NumpySeq2Seq, numpy_search
+from nmt.numpy_decode import NumpySeq2Seq, numpy_batch_search
 from nmt.search import SearchResult, beam_search, greedy_search
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from nmt.weights import from_model
 
 # A first request of at most this many sentences is not worth compiling for: tracing and
 # optimising the graph takes seconds. It runs eagerly, or in NumPy when it holds at most
@@ -96,6 +98,10 @@ def search_graph(
     )
 
 
+def _int32(src: tf.Tensor | np.ndarray) -> tf.Tensor:
+    return tf.convert_to_tensor(src, tf.int32)
+
+
 class SearchExecutor:
     """Runs searches over one model (see the module docstring).
 
@@ -109,6 +115,8 @@ class SearchExecutor:
         self.model = model
         self.frozen = frozen
         self.packed = packed
+        self.attention = model.attention_type
+        self.vocabulary_size = model.tgt_vocabulary_size
         self._lock = threading.Lock()
         self._functions: dict[SearchSettings, Any] = {}
         self._ready: set[SearchSettings] = set()  # settings whose graph has run once
@@ -134,11 +142,11 @@ class SearchExecutor:
                 self._eager_runs.add(settings)
                 if numpy_ok:
                     return lambda src: self.numpy_search(src, settings)
-                return lambda src: self.eager_search(src, settings)
+                return lambda src: self.eager_search(_int32(src), settings)
         compiled = self.compiled(settings)
 
-        def search(src: tf.Tensor) -> SearchResult:
-            out = compiled(src)
+        def search(src: tf.Tensor | np.ndarray) -> SearchResult:
+            out = compiled(_int32(src))
             with self._lock:
                 self._ready.add(settings)
             return out
@@ -185,35 +193,9 @@ class SearchExecutor:
         the same limits and scores as ``search_graph``."""
         with self._lock:
             if self._numpy_model is None:
-                self._numpy_model = NumpySeq2Seq(self.model)
+                self._numpy_model = NumpySeq2Seq(from_model(self.model))
             numpy_model = self._numpy_model
-        found = []
-        for row in np.asarray(src):
-            ids = row[row != PAD_ID].tolist()
-            # as max_output_lengths computes it, in float32
-            limit = np.ceil(np.float32(settings.max_length_a) * np.float32(len(ids)))
-            found.append(
-                numpy_search(
-                    numpy_model,
-                    ids,
-                    int(limit) + settings.max_length_b,
-                    BOS_ID,
-                    EOS_ID,
-                    settings.beam_size,
-                    settings.length_penalty,
-                    settings.beam_prune,
-                    settings.stopping == "exact",
-                )
-            )
-        width = max(len(f.tokens) for f in found) + 1
-        tokens = np.full((len(found), 1, width), PAD_ID, np.int32)
-        for i, f in enumerate(found):
-            tokens[i, 0, : len(f.tokens) + 1] = [*f.tokens, EOS_ID]
-        scores = np.array([[f.score] for f in found], np.float32)
-        log_probs = np.array([[f.log_prob] for f in found], np.float32)
-        return SearchResult(
-            tf.constant(tokens), tf.constant(scores), tf.constant(log_probs), tf.zeros([0])
-        )
+        return numpy_batch_search(numpy_model, np.asarray(src), settings)
 
     def decode_tables(self) -> dict | None:
         """The model's ``decode_tables``, computed once, for frozen weights; else None."""

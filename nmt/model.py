@@ -9,6 +9,7 @@ from nmt.config import ModelConfig
 from nmt.layers import Decoder, Encoder
 from nmt.packed import packed_encode
 from nmt.tokenizer import PAD_ID
+from nmt.weights import bridge_index
 
 
 def _embedding(vocabulary_size: int, embedding_dim: int, name: str) -> keras.layers.Embedding:
@@ -91,11 +92,7 @@ class Seq2Seq(keras.Model):
     # --- pieces ---------------------------------------------------------------------------
     def _bridge_states(self, encoder_states):
         """Decoder layer i starts from the final states of the matching top encoder layer."""
-        offset = self.encoder_layers - self.decoder_layers
-        return [
-            encoder_states[min(max(offset + i, 0), self.encoder_layers - 1)]
-            for i in range(self.decoder_layers)
-        ]
+        return [encoder_states[i] for i in bridge_index(self.encoder_layers, self.decoder_layers)]
 
     def _logits(self, x, output_table=None):
         if self.tie_embeddings:

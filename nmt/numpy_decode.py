@@ -1,12 +1,12 @@
 """The model's inference and the search for a few sentences in NumPy.
 
-A small first request is answered while the compiled search graph does not exist yet. Run
-eagerly, TensorFlow costs 0.05-0.4 ms per operation on a small CPU, and a beam search of one
-sentence runs some 2,000 of them (0.7-1 s); NumPy runs the same arithmetic in a few
-milliseconds. ``NumpySeq2Seq`` mirrors ``Seq2Seq.encode`` / ``decode_step`` for one
-sentence, ``numpy_search`` mirrors ``nmt.search`` (greedy, and beam search with GNMT length
-normalisation, its stopping rules and pruning) for a 1-best list; tests compare the two on
-trained and random models.
+A small request is answered without the compiled search graph: before it exists, or before
+TensorFlow is even imported (``nmt.weights.from_h5``). Run eagerly, TensorFlow pays a fixed
+cost per operation and a beam search of one sentence runs thousands of them; NumPy runs the
+same arithmetic in milliseconds. ``NumpySeq2Seq`` mirrors ``Seq2Seq.encode`` /
+``decode_step`` for one sentence over the model's ``InferenceWeights``, ``numpy_search``
+mirrors ``nmt.search`` (greedy, and beam search with GNMT length normalisation, its stopping
+rules and pruning) for a 1-best list; tests compare the two on trained and random models.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nmt.packed import encoder_cells
-from nmt.search import NEG_INF
+from nmt.decoding import NEG_INF, SearchResult, SearchSettings
+from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from nmt.weights import InferenceWeights, LSTMWeights
 
 
 class Found(NamedTuple):
@@ -32,10 +33,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
-def _lstm(x, h, c, kernel, recurrent, bias):
+def _lstm(x, h, c, weights: LSTMWeights):
     """One LSTM step (Keras' gate order i, f, c, o): ``x`` ``(rows, in)``, ``h``/``c``
     ``(rows, units)`` -> new ``h``, ``c``."""
-    z_i, z_f, z_c, z_o = np.split(x @ kernel + h @ recurrent + bias, 4, axis=-1)
+    z = x @ weights.kernel + h @ weights.recurrent + weights.bias
+    z_i, z_f, z_c, z_o = np.split(z, 4, axis=-1)
     c = _sigmoid(z_f) * c + _sigmoid(z_i) * np.tanh(z_c)
     return _sigmoid(z_o) * np.tanh(c), c
 
@@ -45,44 +47,19 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def _cell_weights(cell) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return tuple(np.asarray(w, np.float32) for w in (cell.kernel, cell.recurrent_kernel, cell.bias))
-
-
 class NumpySeq2Seq:
-    """A ``Seq2Seq``'s weights as float32 arrays, with its encoder and decoding step."""
+    """A ``Seq2Seq``'s encoder and decoding step over its ``InferenceWeights``."""
 
-    def __init__(self, model):
-        encoder, decoder = model.encoder, model.decoder
-        self.src_embeddings = np.asarray(model.src_embedding.embeddings, np.float32)
-        self.tgt_embeddings = np.asarray(model.tgt_embedding.embeddings, np.float32)
-        self.encoder_layers = []  # per layer: [forward cell weights, (backward cell weights)]
-        for rnn in encoder.rnns:
-            cells = encoder_cells(rnn, encoder.bidirectional)
-            self.encoder_layers.append([_cell_weights(cell) for cell in cells])
-        self.decoder_layers = [_cell_weights(rnn.cell) for rnn in decoder.rnns]
-        # which encoder layer's final states start each decoder layer
-        self.bridge_index = model._bridge_states(list(range(model.encoder_layers)))
-        attention = decoder.attention
-        self.attention = attention is not None
-        if attention is not None:
-            self.w_a = (
-                None if attention.w_a is None else np.asarray(attention.w_a.kernel, np.float32)
-            )
-            self.w_c = np.asarray(attention.w_c.kernel, np.float32)
-        else:
-            self.bridge = (
-                np.asarray(decoder.bridge.kernel, np.float32),
-                np.asarray(decoder.bridge.bias, np.float32),
-            )
-        if model.tie_embeddings:
-            self.output = (self.tgt_embeddings.T.copy(), np.asarray(model.output_bias, np.float32))
-        else:
-            projection = model.output_projection
-            self.output = (
-                np.asarray(projection.kernel, np.float32),
-                np.asarray(projection.bias, np.float32),
-            )
+    def __init__(self, weights: InferenceWeights):
+        self.weights = weights
+        self.src_embeddings = weights.src_embeddings
+        self.tgt_embeddings = weights.tgt_embeddings
+        self.encoder_layers = weights.encoder
+        self.decoder_layers = weights.decoder
+        self.bridge_index = weights.bridge_index
+        self.attention = weights.attention != "none"
+        self.w_a, self.w_c, self.bridge = weights.w_a, weights.w_c, weights.bridge
+        self.output = (weights.output_kernel, weights.output_bias)
 
     def encode(self, ids: list[int]) -> tuple[np.ndarray, list[list[np.ndarray]]]:
         """Source ids ``(src_len,)`` -> memory ``(src_len, hidden_dim)`` and the decoder's
@@ -93,11 +70,11 @@ class NumpySeq2Seq:
             outputs, last = [], []
             for direction, weights in enumerate(cells):
                 seq = x if direction == 0 else x[::-1]
-                units = weights[1].shape[0]
+                units = weights.recurrent.shape[0]
                 h = c = np.zeros((1, units), np.float32)
                 steps = []
                 for row in seq:
-                    h, c = _lstm(row[None], h, c, *weights)
+                    h, c = _lstm(row[None], h, c, weights)
                     steps.append(h[0])
                 out = np.stack(steps)
                 outputs.append(out if direction == 0 else out[::-1])
@@ -113,7 +90,7 @@ class NumpySeq2Seq:
         x = self.tgt_embeddings[tokens]
         new_states = []
         for (h, c), weights in zip(states, self.decoder_layers):
-            h, c = _lstm(x, h, c, *weights)
+            h, c = _lstm(x, h, c, weights)
             new_states.append([h, c])
             x = h
         if self.attention:
@@ -207,3 +184,61 @@ def _greedy(model, memory, states, max_length, bos_id, eos_id) -> Found:
         tokens.append(token)
         last = np.array([token])
     return Found(tokens, total, total)
+
+
+def numpy_batch_search(
+    model: NumpySeq2Seq, src: np.ndarray, settings: SearchSettings
+) -> SearchResult:
+    """The 1-best search without attention of ``src`` ``(batch, src_len)`` (right-padded), one
+    sentence at a time, with the length limit and scores of the TensorFlow search; NumPy
+    arrays shaped as its ``SearchResult``."""
+    found = []
+    for row in np.asarray(src):
+        ids = row[row != PAD_ID].tolist()
+        # as nmt.executor.max_output_lengths computes it, in float32
+        limit = np.ceil(np.float32(settings.max_length_a) * np.float32(len(ids)))
+        found.append(
+            numpy_search(
+                model,
+                ids,
+                int(limit) + settings.max_length_b,
+                BOS_ID,
+                EOS_ID,
+                settings.beam_size,
+                settings.length_penalty,
+                settings.beam_prune,
+                settings.stopping == "exact",
+            )
+        )
+    width = max(len(f.tokens) for f in found) + 1
+    tokens = np.full((len(found), 1, width), PAD_ID, np.int32)
+    for i, f in enumerate(found):
+        tokens[i, 0, : len(f.tokens) + 1] = [*f.tokens, EOS_ID]
+    scores = np.array([[f.score] for f in found], np.float32)
+    log_probs = np.array([[f.log_prob] for f in found], np.float32)
+    return SearchResult(tokens, scores, log_probs, np.zeros([0], np.float32))
+
+
+class NumpyExecutor:
+    """The executor seam (``nmt.executor.SearchExecutor.searcher``) in NumPy alone, for a
+    process that has not imported TensorFlow: 1-best searches without attention. A request
+    that needs more is refused with ``NeedsTensorFlow``; the caller loads the full model."""
+
+    packed = True  # the batch budget counts real pieces: NumPy never computes padding
+
+    def __init__(self, weights: InferenceWeights):
+        self.model = NumpySeq2Seq(weights)
+        self.attention = weights.attention
+        self.vocabulary_size = int(weights.output_bias.shape[0])
+
+    def searcher(self, settings: SearchSettings, lengths: np.ndarray):
+        if settings.n_best > 1 or settings.with_attention:
+            raise NeedsTensorFlow("n-best lists and attention need the TensorFlow search")
+        return lambda src: numpy_batch_search(self.model, np.asarray(src), settings)
+
+    def compile(self, settings: SearchSettings) -> None:
+        """Nothing to trace."""
+
+
+class NeedsTensorFlow(RuntimeError):
+    """A request the NumPy executor does not serve."""

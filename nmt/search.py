@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
-from nmt.decoding import STOPPING
+from nmt.decoding import STOPPING, SearchResult
 from nmt.vocab_kernels import NEG_INF, argmax_and_normalizer, to_slots, top_extensions_at_slots
 
 
@@ -33,17 +33,6 @@ class Rows(NamedTuple):
 
 
 StepFn = Callable[[tf.Tensor, Any, Any, "Rows | None"], tuple[tf.Tensor, Any, Any]]
-
-
-class SearchResult(NamedTuple):
-    """``tokens`` ``(batch, n_best, length)`` padded with 0 after EOS; ``scores``
-    ``(batch, n_best)`` (length-normalised for beam search); ``log_probs`` ``(batch, n_best)``;
-    ``attention`` ``(batch, n_best, length, src_len)`` or an empty tensor."""
-
-    tokens: tf.Tensor
-    scores: tf.Tensor
-    log_probs: tf.Tensor
-    attention: tf.Tensor
 
 
 def greedy_search(

@@ -10,20 +10,20 @@ import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
 
 from nmt.batching import budget_batches, pad_batch
 from nmt.config import Config, DecodeConfig
-from nmt.decoding import DecodeSettings, decode_settings
+from nmt.decoding import DecodeSettings, SearchResult, decode_settings
 from nmt.end_marks import EndMarks
-from nmt.executor import SearchExecutor
-from nmt.model import Seq2Seq
-from nmt.numpy_decode import gnmt_penalty
-from nmt.search import SearchResult
+from nmt.numpy_decode import NumpyExecutor, gnmt_penalty
 from nmt.segment import split_ids
 from nmt.tokenizer import EOS_ID, PAD_ID, Tokenizer
+
+if TYPE_CHECKING:
+    from nmt.model import Seq2Seq
 
 DEFAULT_MAX_SOURCE_TOKENS = 100
 # A beam batch holds float32 log-probabilities of (sentences * beam, vocabulary): fewer sentences
@@ -54,7 +54,7 @@ class Translator:
 
     def __init__(
         self,
-        model: Seq2Seq,
+        model: Seq2Seq | None,
         src_tokenizer: Tokenizer,
         tgt_tokenizer: Tokenizer,
         decode: DecodeConfig,
@@ -62,6 +62,7 @@ class Translator:
         metadata: dict | None = None,
         frozen: bool = False,
         packed: bool | None = None,
+        executor: Any = None,
     ):
         """``decode``: every request's defaults (the model's stored ``decode`` section), copied
         here; a request overrides them with ``settings(...)``, never by assignment.
@@ -69,11 +70,18 @@ class Translator:
         ``SearchExecutor``); a translator over a model still training must leave it False.
         ``packed``: encode with ``Seq2Seq.encode_packed`` (padding costs nothing) rather than
         the Keras layers; by default on a machine without a GPU, where the Keras layers would
-        run cuDNN."""
+        run cuDNN. ``executor``: how searches run, instead of a ``SearchExecutor`` over
+        ``model`` (``from_run_numpy`` passes a ``NumpyExecutor`` and no model)."""
         self.model = model
-        if packed is None:
-            packed = not tf.config.list_physical_devices("GPU")
-        self.executor = SearchExecutor(model, frozen=frozen, packed=packed)
+        if executor is None:
+            import tensorflow as tf
+
+            from nmt.executor import SearchExecutor
+
+            if packed is None:
+                packed = not tf.config.list_physical_devices("GPU")
+            executor = SearchExecutor(model, frozen=frozen, packed=packed)
+        self.executor = executor
         self.src_tokenizer = src_tokenizer
         self.tgt_tokenizer = tgt_tokenizer
         self.decode = dataclasses.replace(decode)
@@ -88,6 +96,22 @@ class Translator:
         config, model, src, tgt, metadata = load_run(run_dir, weights=weights)
         return cls(model, src, tgt, config.decode, config=config, metadata=metadata, frozen=True)
 
+    @classmethod
+    def from_run_numpy(cls, run_dir: str | Path, weights: str = "best") -> Translator:
+        """A translator for small 1-best requests that never imports TensorFlow: the weights
+        read with h5py (``nmt.weights.from_h5``), searches in NumPy. Requests with n-best
+        lists or attention raise ``NeedsTensorFlow``."""
+        from nmt.checkpoint import CheckpointError, open_run
+        from nmt.weights import WeightsError, from_h5
+
+        run = open_run(run_dir, weights)
+        try:
+            executor = NumpyExecutor(from_h5(run.weights, run.config.model))
+        except WeightsError as err:
+            raise CheckpointError(str(err)) from err
+        config = run.config
+        return cls(None, run.src, run.tgt, config.decode, config, run.metadata, executor=executor)
+
     @property
     def end_marks(self) -> EndMarks | None:
         """The final marks the model's training data used, if recorded (``nmt.end_marks``)."""
@@ -95,7 +119,7 @@ class Translator:
 
     @property
     def has_attention(self) -> bool:
-        return self.model.attention_type != "none"
+        return self.executor.attention != "none"
 
     def settings(self, **overrides) -> DecodeSettings:
         """One request's settings: this translator's defaults with ``overrides`` (see
@@ -196,7 +220,7 @@ class Translator:
         )
         for batch in batches:
             index = [todo[j] for j in batch]
-            out = search(tf.constant(pad_batch([units[i] for i in index])))
+            out = search(pad_batch([units[i] for i in index]))
             hyps = self._hypotheses(out, [units[i] for i in index], settings)
             for i, h in zip(index, hyps):
                 results[i] = h
@@ -207,17 +231,17 @@ class Translator:
         beams' log-probabilities would pass ``DECODE_LOGITS_BYTES``. The source-token budget
         is the same for every beam size: the encoder runs once per sentence, and a beam search
         over a full batch keeps its matrix products large."""
-        per_sentence = 4 * settings.beam_size * self.model.tgt_vocabulary_size
+        per_sentence = 4 * settings.beam_size * self.executor.vocabulary_size
         return max(1, min(settings.max_batch_size, DECODE_LOGITS_BYTES // per_sentence))
 
     def _hypotheses(
         self, out: SearchResult, sources: list[list[int]], settings: DecodeSettings
     ) -> list[list[Hypothesis]]:
         """Turn a batch's SearchResult into Hypothesis lists (numpy once per batch)."""
-        tokens = out.tokens.numpy()
-        scores = out.scores.numpy()
-        log_probs = out.log_probs.numpy()
-        attention = out.attention.numpy() if settings.search.with_attention else None
+        tokens = np.asarray(out.tokens)
+        scores = np.asarray(out.scores)
+        log_probs = np.asarray(out.log_probs)
+        attention = np.asarray(out.attention) if settings.search.with_attention else None
         k = min(settings.n_best, tokens.shape[1])
         seqs = [[_strip(tokens[row, j]) for j in range(k)] for row in range(len(sources))]
         texts = self.tgt_tokenizer.decode([seq for row in seqs for seq in row])

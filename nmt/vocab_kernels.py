@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-NEG_INF = -1e9  # a finite "minus infinity": arithmetic on it never gives NaN
+from nmt.decoding import NEG_INF
 
 
 def to_slots(values: tf.Tensor, slots: tf.Tensor, count, fill) -> tf.Tensor:

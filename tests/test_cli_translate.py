@@ -279,3 +279,33 @@ def test_input_may_be_a_device_or_pipe_but_not_a_folder(trained_run, tmp_path, c
     assert capsys.readouterr().out == "JULIET INDIA\n"
     assert main(["-m", str(trained_run), "-i", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+def _pipe(run, text: str, env: dict | None = None) -> tuple[str, str]:
+    """translate.py on ``text`` from a pipe, in a fresh process that reports on stderr whether
+    TensorFlow was ever imported."""
+    code = (
+        "import sys; from nmt.cli_translate import main; status = main(sys.argv[1:]); "
+        "print('TF', 'tensorflow' in sys.modules, file=sys.stderr); sys.exit(status)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, "-m", str(run), "-q"],
+        input=text, capture_output=True, text=True, cwd=REPO, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout, result.stderr
+
+
+def test_a_small_pipe_is_answered_without_tensorflow(trained_run):
+    sources = ["alpha bravo charlie", "", "india juliet"]
+    expected = Translator.from_checkpoint(trained_run).translate(sources)
+    out, err = _pipe(trained_run, "\n".join(sources) + "\n")
+    assert out.splitlines() == expected and "TF False" in err
+    # more lines than a small request: TensorFlow, and the lines read ahead are not lost
+    many = [f"{w} bravo" for w in ("alpha", "india", "kilo", "lima")] * 5
+    out, err = _pipe(trained_run, "\n".join(many) + "\n")
+    assert out.splitlines() == Translator.from_checkpoint(trained_run).translate(many)
+    assert "TF True" in err
+    out, err = _pipe(trained_run, "alpha bravo charlie\n", env={"NMT_QUICK": "0"})
+    assert out == expected[0] + "\n" and "TF True" in err

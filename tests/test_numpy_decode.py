@@ -11,6 +11,7 @@ from nmt.model import build_model
 from nmt.numpy_decode import NumpySeq2Seq
 from nmt.tokenizer import EOS_ID
 from nmt.translator import Translator
+from nmt.weights import from_model
 
 SHAPES = [  # attention, (encoder, decoder) layers, bidirectional, tied output embeddings
     ("dot", (2, 1), True, True),
@@ -42,7 +43,7 @@ def test_numpy_twin_computes_what_encode_and_decode_step_compute(
     attention, layers, bidirectional, tie
 ):
     model = small_model(attention, layers, bidirectional, tie)
-    twin = NumpySeq2Seq(model)
+    twin = NumpySeq2Seq(from_model(model))
     ids = [5, 6, 7, 8, 9]
     memory, mask, states = model.encode(tf.constant([ids], tf.int32))
     np_memory, np_states = twin.encode(ids)
@@ -84,7 +85,7 @@ def assert_same_search(translator: Translator, sources: list[list[int]]):
         for row, ids in enumerate(sources):
             got = executor.numpy_search(tf.constant([ids], tf.int32), settings)
             want_tokens = want.tokens[row, 0].numpy().tolist()
-            got_tokens = got.tokens[0, 0].numpy().tolist()
+            got_tokens = got.tokens[0, 0].tolist()
             cut = want_tokens.index(EOS_ID) if EOS_ID in want_tokens else len(want_tokens)
             assert got_tokens == want_tokens[:cut] + [EOS_ID], (beam, prune, stopping, row)
             np.testing.assert_allclose(got.scores[0, 0], want.scores[row, 0], atol=1e-4)

@@ -257,3 +257,21 @@ def test_concurrent_requests_with_different_settings_share_one_model(trained_run
         ]
     assert translator.decode == defaults
     assert len(translator.executor.traced()) == 3  # one graph per search setting
+
+
+def test_the_numpy_translator_gives_the_compiled_searchs_translations(trained_run):
+    """``from_run_numpy`` (h5py weights, no TensorFlow search) finds what the compiled search
+    finds: the same pieces, the same scores, and it refuses what it cannot do."""
+    from nmt.numpy_decode import NeedsTensorFlow
+
+    full = Translator.from_checkpoint(trained_run)
+    quick = Translator.from_run_numpy(trained_run)
+    texts = [*SENTENCES, "", "india juliet kilo lima golf echo delta bravo"]
+    for beam in (1, 3):
+        want = full.translate_detailed(texts * 5, beam_size=beam)[: len(texts)]  # compiled
+        got = quick.translate_detailed(texts, beam_size=beam)
+        assert [h[0].text for h in got] == [h[0].text for h in want]
+        assert [h[0].tokens for h in got] == [h[0].tokens for h in want]
+        np.testing.assert_allclose([h[0].score for h in got], [h[0].score for h in want], atol=1e-4)
+    with pytest.raises(NeedsTensorFlow):
+        quick.translate_detailed(SENTENCES, beam_size=2, n_best=2)
