@@ -1,0 +1,246 @@
+"""Command line of the translation server (LibreTranslate's API; see docs/serve.md)::
+
+python -m nmt.serve --model en-es --model es-en [--host 127.0.0.1] [--port 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nmt
+from nmt.env import prefer_onednn, quiet_tensorflow
+from nmt.server.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from nmt.server.app import ServedModel
+    from nmt.translator import Translator
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5000
+# sentences translated once at start-up, so that the first client does not wait for the search
+# graph to be built (more than the translator answers without compiling)
+WARM_UP = ["Warm up."] * 64
+
+
+class ServeError(Exception):
+    """A start-up problem, shown as one ``error:`` line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = ServeSettings()
+    parser = argparse.ArgumentParser(
+        prog="nmt-serve",
+        description="Serve translation models over HTTP with LibreTranslate's API "
+        "(POST /translate, GET /languages), plus GET /health and GET /metrics.",
+    )
+    add = parser.add_argument
+    add(
+        "--model",
+        "-m",
+        action="append",
+        help="run directory or model name, once per model (default: every model in "
+        "$NMT_MODELS_DIR and the shipped ones); each serves its source -> target pair",
+    )
+    add("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
+    add("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    add("--api-keys", metavar="FILE", help="require one of these keys (one per line) as api_key")
+    add("--char-limit", type=int, default=defaults.char_limit, help="characters per text")
+    add("--batch-limit", type=int, default=defaults.batch_limit, help="texts per request")
+    add(
+        "--alternatives-limit",
+        type=int,
+        default=defaults.alternatives_limit,
+        help="most alternatives (n-best) per text",
+    )
+    add(
+        "--max-body-bytes",
+        type=int,
+        default=defaults.max_body_bytes,
+        help="largest request body (larger: 413)",
+    )
+    add(
+        "--max-queue",
+        type=int,
+        default=defaults.max_queue,
+        help="sentences allowed to wait for the translator (more: 503)",
+    )
+    add(
+        "--batch-wait-ms",
+        type=float,
+        default=defaults.batch_wait_ms,
+        help="how long an idle translator waits for more requests to batch with the first",
+    )
+    add(
+        "--max-batch",
+        type=int,
+        default=defaults.max_batch,
+        help="most sentences translated in one call",
+    )
+    add(
+        "--timeout",
+        type=float,
+        default=defaults.timeout_s,
+        help="seconds a request may take, queueing included (longer: 504)",
+    )
+    add("--access-log", action="store_true", help="log every request")
+    add("--version", action="version", version=f"lstm-nmt {nmt.__version__}")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> ServeSettings:
+    try:
+        return ServeSettings(
+            char_limit=args.char_limit,
+            batch_limit=args.batch_limit,
+            alternatives_limit=args.alternatives_limit,
+            max_body_bytes=args.max_body_bytes,
+            max_queue=args.max_queue,
+            batch_wait_ms=args.batch_wait_ms,
+            max_batch=args.max_batch,
+            timeout_s=args.timeout,
+        )
+    except ValueError as err:
+        raise ServeError(str(err).replace("_", "-")) from None
+
+
+def read_api_keys(path: str | None) -> frozenset[str] | None:
+    """The keys in ``path``, one per line (blank lines and ``#`` comments skipped)."""
+    if path is None:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ServeError(f"cannot read the API keys file {path}: {err}") from None
+    keys = frozenset(k.strip() for k in lines if k.strip() and not k.strip().startswith("#"))
+    if not keys:
+        raise ServeError(f"the API keys file {path} holds no keys")
+    return keys
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (before any model loads, so a taken port fails at once)."""
+    if not 0 <= port <= 65535:
+        raise ServeError(f"port must be within 0-65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as err:
+        raise ServeError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as err:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    return sock
+
+
+def load_models(names: list[str] | None) -> tuple[list[ServedModel], dict[str, Translator]]:
+    """Load each model (default: every one found) and warm its search up."""
+    from nmt.checkpoint import CheckpointError, model_names
+    from nmt.server.app import ServedModel
+    from nmt.translator import Translator
+
+    names = names or model_names()
+    if not names:
+        raise ServeError("no models: give --model RUN_DIR (or set $NMT_MODELS_DIR)")
+    served: list[ServedModel] = []
+    translators: dict[str, Translator] = {}
+    pairs: dict[tuple[str, str], str] = {}
+    for name in dict.fromkeys(names):
+        try:
+            translator = Translator.from_checkpoint(name)
+        except CheckpointError as err:
+            raise ServeError(str(err)) from None
+        source, target = translator.metadata.get("src_lang"), translator.metadata.get("tgt_lang")
+        if not (isinstance(source, str) and isinstance(target, str) and source and target):
+            raise ServeError(f"{name}: its metadata.json names no src_lang and tgt_lang")
+        pair = (source.lower(), target.lower())
+        if pair in pairs:
+            raise ServeError(f"{pairs[pair]} and {name} both translate {source} -> {target}")
+        pairs[pair] = name
+        translator.translate(WARM_UP)
+        translators[name] = translator
+        served.append(ServedModel(name, *pair, beam_size=translator.decode.beam_size))
+    return served, translators
+
+
+def translate_fn(translators: dict[str, Translator]):
+    """The batcher's translate: (model, beam, n-best) key and texts -> hypotheses' texts."""
+
+    def translate(key: tuple[str, int, int], texts: list[str]) -> list[list[str]]:
+        name, beam_size, n_best = key
+        found = translators[name].translate_detailed(texts, beam_size=beam_size, n_best=n_best)
+        return [[hyp.text for hyp in hyps] for hyps in found]
+
+    return translate
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    keys = read_api_keys(args.api_keys)
+    try:
+        import uvicorn
+
+        from nmt.server.app import create_app
+    except ImportError as err:
+        raise ServeError(
+            f"the server needs FastAPI and uvicorn ({err.name} is missing): "
+            "pip install 'lstm-nmt[serve]'"
+        ) from None
+    from nmt.server.batcher import Batcher
+    from nmt.server.metrics import Metrics
+
+    sock = listen_socket(args.host, args.port)
+    prefer_onednn()
+    quiet_tensorflow()
+    models, translators = load_models(args.model)
+    metrics: Metrics
+    batcher = Batcher(
+        translate_fn(translators),
+        wait_s=settings.batch_wait_ms / 1000,
+        max_queue=settings.max_queue,
+        max_batch=settings.max_batch,
+        on_batch=lambda stats: metrics.batch(stats.key[0], stats.sentences),
+    )
+    metrics = Metrics(queue_depth=lambda: batcher.depth)
+    app = create_app(models, batcher, metrics, settings, keys)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=args.access_log,
+        # in-flight requests finish within their own timeout; then the server stops anyway
+        timeout_graceful_shutdown=int(settings.timeout_s) + 5,
+    )
+    host, port = sock.getsockname()[:2]
+    pairs = ", ".join(f"{m.source}->{m.target} ({m.name})" for m in models)
+    print(f"serving {pairs} on http://{host}:{port}", file=sys.stderr, flush=True)
+    # uvicorn stops gracefully on SIGTERM and then raises the signal again: let that end the
+    # process quietly with status 0 (a stop asked for, not a failure)
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    uvicorn.Server(config).run(sockets=[sock])
+    print("server stopped", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return serve(args)
+    except ServeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The FastAPI application: LibreTranslate's ``/translate`` and ``/languages``, plus ``/health``
+and ``/metrics``. Every answer other than 200 is JSON ``{"error": message}``."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+import nmt
+from nmt.server.batcher import Batcher, Overloaded, Stopped
+from nmt.server.languages import language_name
+from nmt.server.metrics import CONTENT_TYPE, Metrics
+from nmt.server.parsing import ApiError, TranslateRequest, api_key, body_fields, translate_request
+from nmt.server.settings import ServeSettings
+
+# A body over the limit is still read (and dropped) up to this size before the 413 goes out:
+# a client still sending when the server answers and closes would see a broken connection
+# instead of the error.
+DRAIN_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str  # as given on the command line; the batcher's key
+    source: str
+    target: str
+    beam_size: int  # the model's own decode setting
+
+
+def search_key(model: ServedModel, alternatives: int) -> tuple[str, int, int]:
+    """(model, beam size, n-best): requests with the same key are translated together. An
+    n-best list needs a beam at least as wide: alternatives widen the model's beam."""
+    if not alternatives:
+        return model.name, model.beam_size, 1
+    n_best = alternatives + 1
+    return model.name, max(model.beam_size, n_best), n_best
+
+
+def answer(request: TranslateRequest, found: list[list[str]]) -> dict:
+    """LibreTranslate's response: ``translatedText`` (a string, or a list for a list ``q``) and,
+    when asked for, ``alternatives``: the other distinct hypotheses, best first."""
+    best = [hyps[0] for hyps in found]
+    result: dict = {"translatedText": best if request.batch else best[0]}
+    if request.alternatives:
+        others = [
+            list(dict.fromkeys(h for h in hyps[1:] if h != hyps[0]))[: request.alternatives]
+            for hyps in found
+        ]
+        result["alternatives"] = others if request.batch else others[0]
+    return result
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or ApiError 413 when it passes ``limit`` bytes."""
+    too_large = ApiError(413, f"Request body too large: at most {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > DRAIN_BYTES:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > DRAIN_BYTES:
+            break
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(chunks)
+
+
+def _error(err: ApiError) -> JSONResponse:
+    return JSONResponse({"error": err.message}, status_code=err.status, headers=err.headers)
+
+
+class Translation:
+    """What ``POST /translate`` does, between the HTTP layer and the batcher."""
+
+    def __init__(
+        self,
+        models: list[ServedModel],
+        batcher: Batcher,
+        settings: ServeSettings,
+        api_keys: frozenset[str] | None,
+    ):
+        self.pairs = {(m.source, m.target): m for m in models}
+        self.codes = {code for m in models for code in (m.source, m.target)}
+        self.batcher = batcher
+        self.settings = settings
+        self.api_keys = api_keys
+
+    def check_key(self, key: str | None) -> None:
+        if self.api_keys is None:
+            return
+        if key is None:
+            raise ApiError(403, "Missing API key: this server requires an api_key")
+        # compared in constant time, so that answer times do not reveal a key's prefix
+        if not any(hmac.compare_digest(key.encode(), k.encode()) for k in self.api_keys):
+            raise ApiError(403, "Invalid API key")
+
+    def model(self, source: str, target: str) -> ServedModel:
+        found = self.pairs.get((source, target))
+        if found is not None:
+            return found
+        if source == "auto":
+            raise ApiError(
+                400,
+                "Invalid request: this server does not detect languages (source 'auto'); "
+                "give the source language",
+            )
+        for code in (source, target):
+            if code not in self.codes:
+                raise ApiError(400, f"{code} is not supported")
+        raise ApiError(
+            400,
+            f"{language_name(target)} ({target}) is not available as a target language from "
+            f"{language_name(source)} ({source})",
+        )
+
+    async def __call__(self, request: Request, started: float) -> dict:
+        body = await read_body(request, self.settings.max_body_bytes)
+        fields, from_json = body_fields(
+            request.headers.get("content-type"), body, dict(request.query_params)
+        )
+        self.check_key(api_key(fields))
+        checked = translate_request(fields, from_json, self.settings)
+        model = self.model(checked.source, checked.target)
+        try:
+            future = self.batcher.submit(search_key(model, checked.alternatives), checked.texts)
+        except Overloaded as err:
+            raise ApiError(
+                503, f"Server busy ({err}): try again shortly", {"Retry-After": "1"}
+            ) from None
+        except Stopped as err:
+            raise ApiError(503, f"Server unavailable: {err}") from None
+        left = self.settings.timeout_s - (time.perf_counter() - started)
+        try:
+            # on timeout the job is cancelled: the worker skips it if it has not begun
+            found = await asyncio.wait_for(asyncio.wrap_future(future), max(left, 0.001))
+        except TimeoutError:
+            raise ApiError(
+                504, f"Translation timed out after {self.settings.timeout_s:g} s"
+            ) from None
+        except Exception as err:  # noqa: BLE001  (the translator failed on this request)
+            raise ApiError(500, f"Cannot translate text: {err}") from None
+        return answer(checked, found)
+
+
+def languages(models: list[ServedModel]) -> list[dict]:
+    """LibreTranslate's ``/languages``: every code served, with the targets it translates to."""
+    codes = sorted({code for m in models for code in (m.source, m.target)})
+    return [
+        {
+            "code": code,
+            "name": language_name(code),
+            "targets": sorted(m.target for m in models if m.source == code),
+        }
+        for code in codes
+    ]
+
+
+TRANSLATE_BODY = {
+    "description": "JSON, URL-encoded or multipart form, as LibreTranslate's /translate",
+    "content": {
+        media: {
+            "schema": {
+                "type": "object",
+                "required": ["q", "source", "target"],
+                "properties": {
+                    "q": {
+                        "oneOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"type": "string"}},
+                        ]
+                    },
+                    "source": {"type": "string", "example": "en"},
+                    "target": {"type": "string", "example": "es"},
+                    "format": {"type": "string", "enum": ["text"]},
+                    "alternatives": {"type": "integer", "minimum": 0},
+                    "api_key": {"type": "string"},
+                },
+            }
+        }
+        for media in ("application/json", "application/x-www-form-urlencoded")
+    },
+}
+
+
+def create_app(
+    models: list[ServedModel],
+    batcher: Batcher,
+    metrics: Metrics,
+    settings: ServeSettings,
+    api_keys: frozenset[str] | None = None,
+) -> FastAPI:
+    """The application; its lifespan starts the batcher's worker and, at shutdown (after the
+    server has answered the requests in flight), stops it."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(batcher.stop)
+
+    app = FastAPI(title="lstm-nmt translation server", version=nmt.__version__, lifespan=lifespan)
+    translation = Translation(models, batcher, settings, api_keys)
+    served = languages(models)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, err: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(err.detail)}, status_code=err.status_code)
+
+    @app.exception_handler(Exception)
+    async def server_error(_: Request, err: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"Internal error: {err}"}, status_code=500)
+
+    @app.post("/translate", openapi_extra={"requestBody": TRANSLATE_BODY})
+    async def translate(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response: Response = JSONResponse(await translation(request, started))
+        except ApiError as err:
+            response = _error(err)
+        metrics.request("/translate", response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.get("/languages")
+    async def get_languages() -> list[dict]:
+        metrics.request("/languages", 200)
+        return served
+
+    @app.get("/health")
+    async def health() -> dict:
+        metrics.request("/health", 200)
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def get_metrics() -> Response:
+        metrics.request("/metrics", 200)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    return app

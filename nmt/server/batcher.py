@@ -1,0 +1,173 @@
+"""One worker thread that owns the translators: requests queue, and those asking for the same
+model and search are translated in one call, so concurrent clients share batches."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+# (group key, texts) -> per text, its hypotheses' texts, best first
+TranslateFn = Callable[[Hashable, list[str]], list[list[str]]]
+
+
+class Overloaded(RuntimeError):
+    """The queue holds too many sentences to take a request now."""
+
+
+class Stopped(RuntimeError):
+    """The batcher is shutting down and takes no new requests."""
+
+
+@dataclass
+class Job:
+    key: Hashable
+    texts: list[str]
+    future: Future = field(default_factory=Future)
+
+
+@dataclass
+class BatchStats:
+    """What the worker reports after each translator call (for metrics)."""
+
+    key: Hashable
+    sentences: int
+    requests: int
+    seconds: float
+
+
+class Batcher:
+    """Queue of jobs, translated by one thread in groups of one key.
+
+    The idle worker waits ``wait_s`` after the first job arrives for others to join, then
+    translates every queued job of the oldest job's key (up to ``max_batch`` sentences) in one
+    call. ``submit`` refuses work when more than ``max_queue`` sentences would wait.
+    """
+
+    def __init__(
+        self,
+        translate: TranslateFn,
+        wait_s: float,
+        max_queue: int,
+        max_batch: int,
+        on_batch: Callable[[BatchStats], None] | None = None,
+    ):
+        self._translate = translate
+        self._wait_s = wait_s
+        self._max_queue = max_queue
+        self._max_batch = max_batch
+        self._on_batch = on_batch
+        self._jobs: deque[Job] = deque()
+        self._queued = 0  # sentences in self._jobs
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="nmt-translate", daemon=True)
+
+    @property
+    def depth(self) -> tuple[int, int]:
+        """(requests, sentences) waiting."""
+        with self._cond:
+            return len(self._jobs), self._queued
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Take no new jobs, translate those queued, and end the worker."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def submit(self, key: Hashable, texts: list[str]) -> Future:
+        """Queue ``texts``; the future gives their hypotheses' texts (see ``TranslateFn``).
+        Cancelling the future before the worker takes it drops the job."""
+        job = Job(key, list(texts))
+        with self._cond:
+            if self._stopping:
+                raise Stopped("the server is shutting down")
+            if self._queued + len(job.texts) > self._max_queue:
+                raise Overloaded(
+                    f"{self._queued} sentences are waiting (at most {self._max_queue})"
+                )
+            self._jobs.append(job)
+            self._queued += len(job.texts)
+            self._cond.notify_all()
+        return job.future
+
+    # --- worker -------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            group = self._next_group()
+            if group is None:
+                return
+            self._translate_group(group)
+
+    def _next_group(self) -> list[Job] | None:
+        """Wait for jobs, give others the wait window to join, and take the oldest job's key's
+        jobs; None once stopping with nothing queued."""
+        with self._cond:
+            while not self._jobs:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            deadline = time.monotonic() + self._wait_s
+            while not self._stopping and self._queued < self._max_batch:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            key = self._jobs[0].key
+            group: list[Job] = []
+            size = 0
+            kept: deque[Job] = deque()
+            for job in self._jobs:
+                fits = not group or size + len(job.texts) <= self._max_batch
+                if job.key == key and fits:
+                    group.append(job)
+                    size += len(job.texts)
+                else:
+                    kept.append(job)
+            self._jobs = kept
+            self._queued -= size
+        # a job whose request gave up (timeout, closed connection) is not translated
+        return [job for job in group if job.future.set_running_or_notify_cancel()]
+
+    def _translate_group(self, group: list[Job]) -> None:
+        if not group:
+            return
+        error = self._translate_jobs(group)
+        if error is None:
+            return
+        if len(group) == 1:
+            group[0].future.set_exception(error)
+            return
+        # translate each request alone, so that one bad request fails only itself
+        for job in group:
+            error = self._translate_jobs([job])
+            if error is not None:
+                job.future.set_exception(error)
+
+    def _translate_jobs(self, jobs: list[Job]) -> Exception | None:
+        """Translate ``jobs`` in one call and give each its share; the error if it failed."""
+        texts = [text for job in jobs for text in job.texts]
+        start = time.perf_counter()
+        try:
+            found = self._translate(jobs[0].key, texts)
+        except Exception as err:  # noqa: BLE001  (reported to the requests; the worker lives on)
+            return err
+        if len(found) != len(texts):
+            return RuntimeError(f"the translator gave {len(found)} results for {len(texts)} texts")
+        if self._on_batch is not None:
+            self._on_batch(
+                BatchStats(jobs[0].key, len(texts), len(jobs), time.perf_counter() - start)
+            )
+        at = 0
+        for job in jobs:
+            job.future.set_result(found[at : at + len(job.texts)])
+            at += len(job.texts)
+        return None

@@ -1,0 +1,263 @@
+"""The server's parts without a model or a socket: the batcher, the request checks, the
+settings, the metrics text, and the application's overload and timeout answers (in process,
+over a fake translator)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from nmt.server.batcher import Batcher, Overloaded, Stopped
+from nmt.server.metrics import Metrics
+from nmt.server.parsing import ApiError, body_fields, translate_request
+from nmt.server.settings import ServeSettings
+
+
+class FakeTranslator:
+    """Upper-cases texts; records each call; may block on ``gate``, take ``delay`` seconds or
+    fail on ``poison``."""
+
+    def __init__(self, gate: threading.Event | None = None, poison: str | None = None, delay=0.0):
+        self.calls: list[tuple[object, list[str]]] = []
+        self.gate = gate
+        self.poison = poison
+        self.delay = delay
+
+    def __call__(self, key, texts):
+        if self.gate is not None:
+            self.gate.wait(10)
+        time.sleep(self.delay)
+        if self.poison in texts:
+            raise ValueError("poisoned")
+        self.calls.append((key, list(texts)))
+        return [[t.upper(), t.title()] for t in texts]
+
+
+def make_batcher(fake, wait_s=0.05, max_queue=100, max_batch=100, stats=None) -> Batcher:
+    batcher = Batcher(fake, wait_s, max_queue, max_batch, on_batch=stats)
+    batcher.start()
+    return batcher
+
+
+def test_batcher_translates_queued_jobs_of_one_key_together():
+    fake = FakeTranslator()
+    seen = []
+    batcher = make_batcher(fake, wait_s=0.2, stats=seen.append)
+    futures = [batcher.submit("a", [f"x{i}", f"y{i}"]) for i in range(5)]
+    other = batcher.submit("b", ["z"])
+    assert [f.result(5) for f in futures] == [
+        [[f"X{i}", f"X{i}"], [f"Y{i}", f"Y{i}"]] for i in range(5)
+    ]
+    assert other.result(5) == [["Z", "Z"]]
+    batcher.stop()
+    assert [key for key, _ in fake.calls] == ["a", "b"]  # one call per key
+    assert [(s.sentences, s.requests) for s in seen] == [(10, 5), (1, 1)]
+
+
+def test_batcher_caps_a_call_at_max_batch():
+    fake = FakeTranslator()
+    batcher = make_batcher(fake, wait_s=0.2, max_batch=4)
+    futures = [batcher.submit("a", ["p", "q", "r"]) for _ in range(3)]
+    for f in futures:
+        f.result(5)
+    batcher.stop()
+    assert [len(texts) for _, texts in fake.calls] == [3, 3, 3]
+
+
+def test_batcher_refuses_work_over_the_queue_bound_at_once():
+    gate = threading.Event()
+    batcher = make_batcher(FakeTranslator(gate), wait_s=0, max_queue=3)
+    first = batcher.submit("a", ["1"])
+    time.sleep(0.1)  # the worker holds the first job (blocked on the gate)
+    waiting = batcher.submit("a", ["2", "3", "4"])
+    start = time.perf_counter()
+    with pytest.raises(Overloaded, match="3 sentences are waiting"):
+        batcher.submit("a", ["5"])
+    assert time.perf_counter() - start < 0.1
+    assert batcher.depth == (1, 3)
+    gate.set()
+    assert first.result(5) == [["1", "1"]] and len(waiting.result(5)) == 3
+    batcher.stop()
+
+
+def test_batcher_skips_cancelled_jobs_and_drains_on_stop():
+    gate = threading.Event()
+    fake = FakeTranslator(gate)
+    batcher = make_batcher(fake, wait_s=0)
+    busy = batcher.submit("a", ["busy"])
+    time.sleep(0.1)
+    given_up = batcher.submit("a", ["gone"])
+    kept = batcher.submit("a", ["kept"])
+    assert given_up.cancel()
+    threading.Timer(0.2, gate.set).start()
+    batcher.stop()  # waits for the queued job
+    assert busy.result(0) == [["BUSY", "Busy"]] and kept.result(0) == [["KEPT", "Kept"]]
+    assert all("gone" not in texts for _, texts in fake.calls)
+    with pytest.raises(Stopped):
+        batcher.submit("a", ["late"])
+
+
+def test_batcher_failure_fails_only_the_bad_request():
+    fake = FakeTranslator(poison="bad")
+    batcher = make_batcher(fake, wait_s=0.2)
+    good = batcher.submit("a", ["ok"])
+    bad = batcher.submit("a", ["bad"])
+    assert good.result(5) == [["OK", "Ok"]]
+    with pytest.raises(ValueError, match="poisoned"):
+        bad.result(5)
+    assert batcher.submit("a", ["still"]).result(5) == [["STILL", "Still"]]  # worker lives on
+    batcher.stop()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"char_limit": 0}, "char_limit"),
+        ({"batch_limit": 10, "max_queue": 5}, "max_queue"),
+        ({"timeout_s": 0}, "timeout_s"),
+        ({"batch_wait_ms": -1}, "batch_wait_ms"),
+        ({"alternatives_limit": -1}, "alternatives_limit"),
+        ({"max_body_bytes": 1.5}, "max_body_bytes"),
+    ],
+)
+def test_settings_are_checked(change, message):
+    with pytest.raises(ValueError, match=message):
+        ServeSettings(**change)
+
+
+SETTINGS = ServeSettings(char_limit=10, batch_limit=3, alternatives_limit=2)
+
+
+def check(fields, from_json=True):
+    return translate_request(fields, from_json, SETTINGS)
+
+
+def test_translate_request_fields():
+    request = check({"q": ["a", ""], "source": "EN", "target": "es", "alternatives": "2"})
+    assert (request.texts, request.batch, request.source, request.alternatives) == (
+        ["a", ""],
+        True,
+        "en",
+        2,
+    )
+    assert check({"q": "a", "source": "en", "target": "es", "alternatives": -3}).alternatives == 0
+    form = check({"q": "a\r\nb", "source": "en", "target": "es"}, from_json=False)
+    assert form.texts == ["a\nb"] and not form.batch
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"source": "en", "target": "es"}, "missing q"),
+        ({"q": [], "source": "en", "target": "es"}, "missing q"),
+        ({"q": {"a": 1}, "source": "en", "target": "es"}, "list of strings"),
+        ({"q": "a", "target": "es"}, "missing source"),
+        ({"q": "a", "source": 3, "target": "es"}, "source must be"),
+        ({"q": "a", "source": "en", "target": "es", "alternatives": 3}, "<= 2"),
+        ({"q": "a", "source": "en", "target": "es", "alternatives": True}, "not a number"),
+        ({"q": "a", "source": "en", "target": "es", "alternatives": 1.5}, "not a number"),
+        ({"q": "a", "source": "en", "target": "es", "format": "html"}, "html format"),
+        ({"q": ["a"] * 4, "source": "en", "target": "es"}, "4 texts"),
+        ({"q": "a" * 11, "source": "en", "target": "es"}, "11 characters"),
+    ],
+)
+def test_translate_request_refusals(fields, message):
+    with pytest.raises(ApiError, match=message) as caught:
+        check(fields)
+    assert caught.value.status == 400
+
+
+def test_body_fields_by_content_type():
+    assert body_fields("application/json; charset=utf-8", b'{"q": "x"}', {}) == ({"q": "x"}, True)
+    assert body_fields("application/x-www-form-urlencoded", b"q=a+b&q=c", {"source": "en"}) == (
+        {"source": "en", "q": "a b"},
+        False,
+    )
+    multipart = (
+        b'--B\r\nContent-Disposition: form-data; name="q"\r\n\r\n\xc2\xbfqu\xc3\xa9?\r\n--B--\r\n'
+    )
+    assert body_fields("multipart/form-data; boundary=B", multipart, {}) == ({"q": "¿qué?"}, False)
+    assert body_fields(None, b"", {"q": "x"}) == ({"q": "x"}, False)
+    for content_type, body, status in [
+        ("application/json", b"\xff", 400),
+        ("application/json", b"[" * 100000, 400),
+        ("application/x-www-form-urlencoded", b"q=%ff", 400),
+        ("multipart/form-data; boundary=B", multipart.replace(b"\xc3\xa9", b"\xe9"), 400),
+        ("text/plain", b"hello", 415),
+    ]:
+        with pytest.raises(ApiError) as caught:
+            body_fields(content_type, body, {})
+        assert caught.value.status == status, (content_type, body[:20])
+
+
+def test_metrics_text():
+    metrics = Metrics(queue_depth=lambda: (2, 7))
+    metrics.request("/translate", 200, 0.03)
+    metrics.request("/translate", 400, 0.001)
+    metrics.batch('m"1', 5)
+    text = metrics.render()
+    assert 'nmt_requests_total{endpoint="/translate",status="400"} 1' in text
+    assert 'nmt_sentences_total{model="m\\"1"} 5' in text
+    assert 'nmt_request_duration_seconds_bucket{le="0.01"} 1' in text
+    assert 'nmt_request_duration_seconds_bucket{le="0.05"} 2' in text
+    assert "nmt_request_duration_seconds_count 2" in text
+    assert "nmt_queue_requests 2" in text and "nmt_queue_sentences 7" in text
+
+
+def run_app(
+    fake, settings: ServeSettings, requests: list[dict]
+) -> tuple[list[tuple[int, dict]], float]:
+    """Send ``requests`` (JSON bodies), 50 ms apart, to the application in this process;
+    returns the answers and the seconds until the last came."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    from nmt.server.app import ServedModel, create_app
+
+    batcher = Batcher(fake, settings.batch_wait_ms / 1000, settings.max_queue, settings.max_batch)
+    app = create_app([ServedModel("m", "en", "es", 1)], batcher, Metrics(), settings)
+    batcher.start()  # the test client does not run the lifespan
+
+    async def send_all():
+        start = time.perf_counter()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            sent = []
+            for body in requests:
+                sent.append(asyncio.create_task(client.post("/translate", json=body)))
+                await asyncio.sleep(0.05)  # in order: each is queued before the next
+            answers = await asyncio.gather(*sent)
+        return [(a.status_code, a.json()) for a in answers], time.perf_counter() - start
+
+    try:
+        return asyncio.run(send_all())
+    finally:
+        batcher.stop()
+
+
+def test_app_answers_overload_with_503_and_slow_translations_with_504():
+    settings = ServeSettings(batch_limit=2, max_queue=2, batch_wait_ms=0, timeout_s=0.5)
+    request = {"q": ["a", "b"], "source": "en", "target": "es"}
+    answers, seconds = run_app(FakeTranslator(delay=1.0), settings, [request] * 3)
+    # the first is held by the worker, the second waits in the queue, the third is refused
+    assert [status for status, _ in answers] == [504, 504, 503], answers
+    assert "Server busy" in answers[2][1]["error"] and "timed out" in answers[0][1]["error"]
+    assert seconds < 0.9  # nobody waited for the translator to finish
+
+
+def test_app_answers_with_the_translation():
+    answers, _ = run_app(
+        FakeTranslator(),
+        ServeSettings(),
+        [
+            {"q": "hi", "source": "en", "target": "es"},
+            {"q": ["a", "b"], "source": "en", "target": "es", "alternatives": 1},
+        ],
+    )
+    assert answers == [
+        (200, {"translatedText": "HI"}),
+        # hypotheses ["A", "A"]: the repeated best is no alternative
+        (200, {"translatedText": ["A", "B"], "alternatives": [[], []]}),
+    ]
