@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import nmt
 from nmt.env import quiet_tensorflow
 
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override any config value, e.g. --set model.hidden_dim=256 (repeatable)",
     )
+    parser.add_argument("--version", action="version", version=f"lstm-nmt {nmt.__version__}")
     return parser
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import nmt
 from nmt.env import prefer_onednn, quiet_tensorflow
 
 if TYPE_CHECKING:
@@ -275,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="record the scores as test_scores in each run's metadata.json",
     )
+    parser.add_argument("--version", action="version", version=f"lstm-nmt {nmt.__version__}")
     args = parser.parse_args(argv)
     if args.concat < 1:
         parser.error("--concat must be >= 1")
