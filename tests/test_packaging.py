@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -62,9 +63,16 @@ def test_wheel_in_a_fresh_venv_installs_commands_that_find_the_shipped_models(tm
     commands run from another folder. A venv made by a venv's python sees the base
     interpreter's site-packages, not the venv's: a .pth file adds this interpreter's, so that
     TensorFlow is not downloaded again."""
+    # built from a copy: pip builds in the source tree, whose build/ would keep stale files
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for name in ("nmt", "corpora", "checkpoints"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     _run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(tmp_path / "dist"), str(REPO)]
+        + ["-w", str(tmp_path / "dist"), str(source)]
     )
     (wheel,) = (tmp_path / "dist").glob("lstm_nmt-*.whl")
     venv = tmp_path / "venv"
