@@ -20,9 +20,7 @@ DEFAULT_MODEL = "en-es"
 # A request this small (a pipe of a few lines, a short file, 1-best, no alignments) is answered
 # in NumPy with weights read by h5py: importing TensorFlow alone takes seconds, the answer
 # milliseconds.
-QUICK_LINES = 16
 QUICK_BYTES = 4096
-QUICK_PIECES = 256
 QUICK_ENV = "NMT_QUICK"  # "0" turns the NumPy answer off
 
 
@@ -137,15 +135,18 @@ def _run(args: argparse.Namespace) -> int:
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    head, rest = _small_input(args)
+    interactive = args.interactive or (args.input is None and sys.stdin.isatty())
+    quick_start = interactive and os.environ.get(QUICK_ENV) != "0"
+    head, rest = (None, None) if interactive else _small_input(args)
     try:
-        translator = _numpy_translator(args, head) if head is not None else None
-        if translator is None:
-            prefer_onednn()
-            quiet_tensorflow()
+        if quick_start:  # answers at once; the full model loads while the user types
             from nmt.translator import Translator
 
-            translator = Translator.from_checkpoint(args.model, weights=args.weights)
+            translator = Translator.from_run_numpy(args.model, weights=args.weights)
+        else:
+            translator = _numpy_translator(args, head) if head is not None else None
+        if translator is None:
+            translator = _full_translator(args)
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -166,10 +167,11 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         print(f"loaded {args.model} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    if args.interactive or (args.input is None and sys.stdin.isatty()):
-        from nmt import interactive
+    if interactive:
+        from nmt import interactive as session
 
-        return interactive.run(translator, overrides)
+        load = (lambda: _full_translator(args)) if quick_start else None
+        return session.run(translator, overrides, load_full=load)
     try:
         settings = translator.settings(
             **overrides, with_attention=bool(args.align or args.plot_attention)
@@ -181,10 +183,20 @@ def _run(args: argparse.Namespace) -> int:
     return translate_file(translator, args, settings, lines)
 
 
+def _full_translator(args: argparse.Namespace):
+    """The translator over the Keras model (TensorFlow imported here)."""
+    prefer_onednn()
+    quiet_tensorflow()
+    from nmt.translator import Translator
+
+    return Translator.from_checkpoint(args.model, weights=args.weights)
+
+
 def _small_input(args: argparse.Namespace) -> tuple[list[bytes] | None, Iterator[bytes] | None]:
     """For a request that may be small, its first lines (all of them if it is small) and an
     iterator over the rest of standard input; else (None, None). A file is read whole if it
     is at most ``QUICK_BYTES``, else left to be streamed."""
+    from nmt.numpy_decode import SMALL_REQUEST_LINES
     from nmt.streaming import read_lines
 
     plain = not (args.align or args.plot_attention or args.reference or args.n_best > 1)
@@ -201,21 +213,23 @@ def _small_input(args: argparse.Namespace) -> tuple[list[bytes] | None, Iterator
     if sys.stdin.isatty():
         return None, None
     rest = read_lines(sys.stdin.buffer)
-    return list(islice(rest, QUICK_LINES + 1)), rest
+    return list(islice(rest, SMALL_REQUEST_LINES + 1)), rest
 
 
 def _numpy_translator(args: argparse.Namespace, head: list[bytes]):
     """A translator that never imports TensorFlow (``Translator.from_run_numpy``), if the
-    request is small: at most ``QUICK_LINES`` lines and ``QUICK_PIECES`` source pieces; else
+    request is small (``SMALL_REQUEST_LINES`` lines, ``SMALL_REQUEST_PIECES`` pieces); else
     None. Everything else about the request is the same: the output is the compiled search's
     (tests compare the two)."""
-    if len(head) > QUICK_LINES:
+    from nmt.numpy_decode import SMALL_REQUEST_LINES, SMALL_REQUEST_PIECES
+
+    if len(head) > SMALL_REQUEST_LINES:
         return None
     from nmt.translator import Translator
 
     translator = Translator.from_run_numpy(args.model, weights=args.weights)
     texts = [line.decode("utf-8", "replace") for line in head]
-    if sum(map(len, translator.encode_sources(texts))) > QUICK_PIECES:
+    if sum(map(len, translator.encode_sources(texts))) > SMALL_REQUEST_PIECES:
         return None
     return translator
 

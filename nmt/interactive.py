@@ -7,10 +7,12 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from nmt.alignment import pharaoh, word_alignment
+from nmt.numpy_decode import SMALL_REQUEST_PIECES
 from nmt.translator import Translator
 
 HELP = """Type a sentence and press Enter to translate it. Commands:
@@ -30,10 +32,14 @@ class Session:
         align: bool = False,
         out: TextIO | None = None,
         err: TextIO | None = None,
+        full: Background | None = None,
     ):
         """``overrides``: decode settings given on the command line (``Translator.settings``);
-        the commands below change them for the rest of the session."""
+        the commands below change them for the rest of the session. ``full``: the translator
+        over the Keras model, loading in the background, when ``translator`` is the NumPy one
+        (``Translator.from_run_numpy``): small 1-best requests do not wait for it."""
         self.translator = translator
+        self.full = full
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.settings = translator.settings(**self.overrides)
         self.align = align
@@ -94,7 +100,8 @@ class Session:
         settings = self.settings
         if self.align:
             settings = self.translator.settings(**self.overrides, with_attention=True)
-        hyps = self.translator.translate_detailed([text], settings=settings)[0]
+        translator = self._translator_for(text, settings)
+        hyps = translator.translate_detailed([text], settings=settings)[0]
         seconds = time.perf_counter() - start
         for rank, hyp in enumerate(hyps, 1):
             prefix = f"{rank}. " if len(hyps) > 1 else ""
@@ -109,6 +116,23 @@ class Session:
                       file=self.out)  # fmt: skip
         self.out.flush()
         self._say(f"({seconds:.2f} s, beam {self.beam_size})")
+
+    def _translator_for(self, text: str, settings) -> Translator:
+        """The full translator once it is loaded; until then the NumPy one for a small 1-best
+        request, else the full one, waited for."""
+        if self.full is None:
+            return self.translator
+        if not self.full.ready():
+            small = len(self.translator.encode_sources([text])[0]) <= SMALL_REQUEST_PIECES
+            if settings.n_best == 1 and not settings.search.with_attention and small:
+                return self.translator
+            self._say("(waiting for the full model to load)")
+        try:
+            return self.full.get()
+        except Exception as err:  # the NumPy translator keeps serving what it can
+            self._say(f"error: the full model did not load: {err}")
+            self.full = None
+            return self.translator
 
     def _say(self, text: str) -> None:
         print(text, file=self.err, flush=True)
@@ -133,15 +157,51 @@ def _setup_readline() -> object | None:
     return readline
 
 
-def run(translator: Translator, overrides: dict | None = None) -> int:
-    """The read-translate-print loop. Returns the exit status (0 on Ctrl-D / Ctrl-C)."""
+class Background:
+    """A translator made (and its search compiled) in a background thread."""
+
+    def __init__(self, make: Callable[[], Translator], settings: Callable[[], Any]):
+        self._translator: Translator | None = None
+        self._error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(make, settings), daemon=True)
+        self.thread.start()
+
+    def _run(self, make: Callable[[], Translator], settings: Callable[[], Any]) -> None:
+        try:
+            translator = make()
+            translator.compile(settings())
+            self._translator = translator
+        except BaseException as err:  # reported to the session when it asks
+            self._error = err
+
+    def ready(self) -> bool:
+        return not self.thread.is_alive()
+
+    def get(self) -> Translator:
+        self.thread.join()
+        if self._translator is None:
+            raise RuntimeError(str(self._error))
+        return self._translator
+
+
+def run(
+    translator: Translator,
+    overrides: dict | None = None,
+    load_full: Callable[[], Translator] | None = None,
+) -> int:
+    """The read-translate-print loop. Returns the exit status (0 on Ctrl-D / Ctrl-C).
+
+    ``load_full``: makes the translator over the Keras model, when ``translator`` is the NumPy
+    one; it runs in the background while the user types."""
     session = Session(translator, overrides)
-    # compile the search graph while the user types (a sentence sent before it is ready is
-    # translated eagerly)
-    compiling = threading.Thread(target=lambda: translator.compile(session.settings), daemon=True)
-    compiling.start()
-    readline = _setup_readline()
     session._say("Type a sentence and press Enter (:help for commands, Ctrl-D to quit).")
+    # compile the search graph (and load the full model) while the user types; a sentence
+    # sent before it is ready is translated eagerly or in NumPy
+    background = Background(load_full or (lambda: translator), lambda: session.settings)
+    if load_full is not None:
+        session.full = background
+    compiling = background.thread
+    readline = _setup_readline()
     try:
         while True:
             try:

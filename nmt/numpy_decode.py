@@ -19,6 +19,11 @@ from nmt.decoding import NEG_INF, SearchResult, SearchSettings
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt.weights import InferenceWeights, LSTMWeights
 
+# A request this small (lines, source pieces; 1-best, no attention) is answered in NumPy
+# rather than waiting for TensorFlow: importing it takes seconds, the answer milliseconds.
+SMALL_REQUEST_LINES = 16
+SMALL_REQUEST_PIECES = 256
+
 
 class Found(NamedTuple):
     """One sentence's best hypothesis: target ids without EOS, sum of log-probabilities and

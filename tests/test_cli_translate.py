@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from io import StringIO
 from pathlib import Path
@@ -309,3 +310,30 @@ def test_a_small_pipe_is_answered_without_tensorflow(trained_run):
     assert "TF True" in err
     out, err = _pipe(trained_run, "alpha bravo charlie\n", env={"NMT_QUICK": "0"})
     assert out == expected[0] + "\n" and "TF True" in err
+
+
+def test_interactive_answers_small_requests_while_the_full_model_loads(trained_run):
+    """The NumPy translator answers 1-best requests at once; an n-best list waits for the
+    full model, which then serves everything."""
+    from nmt.interactive import Background
+
+    quick = Translator.from_run_numpy(trained_run)
+    loaded = threading.Event()
+    made = []
+
+    def make():
+        loaded.wait(timeout=60)
+        made.append(Translator.from_checkpoint(trained_run))
+        return made[0]
+
+    out, err = StringIO(), StringIO()
+    session = Session(quick, {"beam_size": 2}, out=out, err=err)
+    session.full = Background(make, lambda: session.settings)
+    assert session.handle("alpha bravo charlie")
+    assert out.getvalue() == "CHARLIE BRAVO ALPHA\n" and not made  # answered before loading
+    assert session.handle(":nbest 2")
+    loaded.set()
+    assert session.handle("india juliet")
+    assert "waiting for the full model" in err.getvalue() and made
+    assert out.getvalue().splitlines()[1].startswith("1. JULIET INDIA")
+    assert session._translator_for("kilo", session.settings) is made[0]
