@@ -31,6 +31,7 @@ import tensorflow as tf
 from nmt.decoding import SearchSettings
 from nmt.model import Seq2Seq
 from nmt.numpy_decode import NumpySeq2Seq, numpy_batch_search
+from nmt.packed import encode_packed
 from nmt.search import SearchResult, beam_search, greedy_search
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt.weights import from_model
@@ -64,8 +65,7 @@ def search_graph(
 ) -> SearchResult:
     """Encode ``src`` ``(batch, src_len)`` and search: the TensorFlow program every compiled,
     eager or exported search runs. ``tables``: ``Seq2Seq.decode_tables`` of frozen weights."""
-    encode = model.encode_packed if packed else model.encode
-    memory, src_mask, states = encode(src)
+    memory, src_mask, states = encode_packed(model, src) if packed else model.encode(src)
     src_lengths = tf.reduce_sum(tf.cast(src_mask, tf.int32), axis=1)
     max_lengths = max_output_lengths(src_lengths, settings)
 
@@ -108,7 +108,7 @@ class SearchExecutor:
     ``frozen``: the weights stay as they are for the executor's life, so the compiled search
     may keep tables computed from them and the NumPy twin may copy them; an executor over a
     model still training must leave it False. ``packed``: encode with
-    ``Seq2Seq.encode_packed`` (padding costs nothing) rather than the Keras layers.
+    ``nmt.packed.encode_packed`` (padding costs nothing) rather than the Keras layers.
     """
 
     def __init__(self, model: Seq2Seq, frozen: bool, packed: bool):

@@ -273,11 +273,19 @@ class Decoder(keras.layers.Layer):
         return config
 
 
-def _lstm_step_projected(cell: keras.layers.LSTMCell, projected, h, c):
-    """``cell``'s step (``LSTMCell.call``, gates i, f, c, o; sigmoid / tanh as ``cudnn_lstm``
-    fixes them) from ``projected`` = ``x @ kernel + bias`` ``(rows, 4 * units)``."""
-    z = ops.add(projected, ops.matmul(h, ops.cast(cell.recurrent_kernel, h.dtype)))
+def lstm_gates(z, c):
+    """The LSTM update from the gate pre-activations ``z`` = ``x @ kernel + h @ recurrent +
+    bias`` ``(..., 4 * units)`` and the cell state ``c`` ``(..., units)``: gates i, f, c, o
+    with sigmoid / tanh, as ``LSTMCell`` and ``cudnn_lstm`` fix them. Returns new ``h``, ``c``.
+    The TensorFlow paths that step LSTMs themselves (the decoder step, ``nmt.packed``) use
+    this; ``nmt.numpy_decode`` writes it once in NumPy."""
     z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
     c = ops.sigmoid(z_f) * c + ops.sigmoid(z_i) * ops.tanh(z_c)
-    h = ops.sigmoid(z_o) * ops.tanh(c)
+    return ops.sigmoid(z_o) * ops.tanh(c), c
+
+
+def _lstm_step_projected(cell: keras.layers.LSTMCell, projected, h, c):
+    """``cell``'s step from ``projected`` = ``x @ kernel + bias`` ``(rows, 4 * units)``."""
+    z = ops.add(projected, ops.matmul(h, ops.cast(cell.recurrent_kernel, h.dtype)))
+    h, c = lstm_gates(z, c)
     return h, (h, c)

@@ -7,7 +7,6 @@ from keras import ops
 
 from nmt.config import ModelConfig
 from nmt.layers import Decoder, Encoder
-from nmt.packed import packed_encode
 from nmt.tokenizer import PAD_ID
 from nmt.weights import bridge_index
 
@@ -90,7 +89,7 @@ class Seq2Seq(keras.Model):
         self.built = True
 
     # --- pieces ---------------------------------------------------------------------------
-    def _bridge_states(self, encoder_states):
+    def bridge_states(self, encoder_states):
         """Decoder layer i starts from the final states of the matching top encoder layer."""
         return [encoder_states[i] for i in bridge_index(self.encoder_layers, self.decoder_layers)]
 
@@ -108,14 +107,7 @@ class Seq2Seq(keras.Model):
         src_mask = ops.not_equal(src, PAD_ID)
         x = self.embedding_dropout(self.src_embedding(src), training=training)
         memory, states = self.encoder(x, mask=src_mask, training=training)
-        return memory, src_mask, self._bridge_states(states)
-
-    def encode_packed(self, src):
-        """``encode(src)`` for inference, without computing the padding (``nmt.packed``): the
-        same results, the encoder about a fifth faster on a CPU's length-sorted batches.
-        ``src`` must be right-padded."""
-        memory, src_mask, states = packed_encode(self.encoder, self.src_embedding.embeddings, src)
-        return memory, src_mask, self._bridge_states(states)
+        return memory, src_mask, self.bridge_states(states)
 
     def decode_tables(self, max_input_bytes: int | None = None) -> dict:
         """What ``decode_step`` would otherwise recompute from the weights at every step; pass

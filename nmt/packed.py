@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
+from nmt.layers import lstm_gates
 from nmt.tokenizer import PAD_ID
 
 
@@ -85,9 +86,7 @@ def _lstm_loop(
     def body(t, h, c, outputs, finals):
         running, offset, staying = pack.counts[t], pack.offsets[t], next_counts[t]
         z = projected[:, offset : offset + running] + tf.matmul(h, recurrent)
-        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
-        c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
-        h = tf.sigmoid(z_o) * tf.tanh(c)
+        h, c = lstm_gates(z, c)
         outputs = outputs.write(t, tf.transpose(h, [1, 0, 2]))
         ending = tf.stack([h[:, staying:], c[:, staying:]], axis=0)  # rows whose last step this is
         finals = finals.write(t, tf.transpose(ending, [2, 0, 1, 3]))
@@ -155,3 +154,12 @@ def packed_encode(
     memory = tf.cast(memory, dtype)
     states = [[tf.cast(h, dtype), tf.cast(c, dtype)] for h, c in states]
     return memory, mask, states
+
+
+def encode_packed(model: Any, src: tf.Tensor):
+    """``model.encode(src)`` (an ``nmt.model.Seq2Seq``) for inference, without computing the
+    padding: the same results, the encoder faster on a CPU's length-sorted batches. ``src``
+    ``(batch, src_len)`` must be right-padded. Returns memory, source mask and the decoder's
+    initial states, as ``Seq2Seq.encode``."""
+    memory, src_mask, states = packed_encode(model.encoder, model.src_embedding.embeddings, src)
+    return memory, src_mask, model.bridge_states(states)

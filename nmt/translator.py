@@ -68,7 +68,7 @@ class Translator:
         here; a request overrides them with ``settings(...)``, never by assignment.
         ``frozen``: the model's weights stay as they are for this translator's life (see
         ``SearchExecutor``); a translator over a model still training must leave it False.
-        ``packed``: encode with ``Seq2Seq.encode_packed`` (padding costs nothing) rather than
+        ``packed``: encode with ``nmt.packed.encode_packed`` (padding costs nothing) rather than
         the Keras layers; by default on a machine without a GPU, where the Keras layers would
         run cuDNN. ``executor``: how searches run, instead of a ``SearchExecutor`` over
         ``model`` (``from_run_numpy`` passes a ``NumpyExecutor`` and no model)."""
