@@ -49,3 +49,21 @@ def test_translating_tools_ask_for_onednn_unless_the_user_chose():
             [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == expected
+
+
+def test_install_claims_match_the_pins():
+    """pyproject and README claim the Pythons the pinned wheels exist for, and the README's
+    install creates a virtual environment (system Pythons refuse pip under PEP 668)."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["requires-python"] == ">=3.11,<3.14"
+    assert (3, 11) <= sys.version_info[:2] < (3, 14)
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    assert "Python 3.11, 3.12 or 3.13" in readme and "3.10" not in readme
+    install = re.search(r"```bash\n(python3 -m venv [^\n]+)\n```", readme)
+    assert install and "pip install -r requirements.txt" in install.group(1)
+    assert "tensorflow[and-cuda]" in readme
