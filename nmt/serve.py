@@ -27,6 +27,24 @@ DEFAULT_PORT = 5000
 WARM_UP = ["Warm up."] * 64
 
 
+# option, ServeSettings field, type, what it limits
+LIMIT_OPTIONS = (
+    ("--char-limit", "char_limit", int, "characters per text"),
+    ("--batch-limit", "batch_limit", int, "texts per request"),
+    ("--alternatives-limit", "alternatives_limit", int, "most alternatives (n-best) per text"),
+    ("--max-body-bytes", "max_body_bytes", int, "largest request body (larger: 413)"),
+    ("--max-queue", "max_queue", int, "sentences waiting for the translator (more: 503)"),
+    (
+        "--batch-wait-ms",
+        "batch_wait_ms",
+        float,
+        "how long an idle translator waits for more requests to join the first",
+    ),
+    ("--max-batch", "max_batch", int, "most sentences translated in one call"),
+    ("--timeout", "timeout_s", float, "seconds per request, queueing included (longer: 504)"),
+)
+
+
 class ServeError(Exception):
     """A start-up problem, shown as one ``error:`` line."""
 
@@ -49,44 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     add("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
     add("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     add("--api-keys", metavar="FILE", help="require one of these keys (one per line) as api_key")
-    add("--char-limit", type=int, default=defaults.char_limit, help="characters per text")
-    add("--batch-limit", type=int, default=defaults.batch_limit, help="texts per request")
-    add(
-        "--alternatives-limit",
-        type=int,
-        default=defaults.alternatives_limit,
-        help="most alternatives (n-best) per text",
-    )
-    add(
-        "--max-body-bytes",
-        type=int,
-        default=defaults.max_body_bytes,
-        help="largest request body (larger: 413)",
-    )
-    add(
-        "--max-queue",
-        type=int,
-        default=defaults.max_queue,
-        help="sentences allowed to wait for the translator (more: 503)",
-    )
-    add(
-        "--batch-wait-ms",
-        type=float,
-        default=defaults.batch_wait_ms,
-        help="how long an idle translator waits for more requests to batch with the first",
-    )
-    add(
-        "--max-batch",
-        type=int,
-        default=defaults.max_batch,
-        help="most sentences translated in one call",
-    )
-    add(
-        "--timeout",
-        type=float,
-        default=defaults.timeout_s,
-        help="seconds a request may take, queueing included (longer: 504)",
-    )
+    for flag, field, kind, text in LIMIT_OPTIONS:
+        default = getattr(defaults, field)
+        add(
+            flag,
+            dest=field,
+            metavar="N",
+            type=kind,
+            default=default,
+            help=f"{text} (default: {default})",
+        )
     add("--access-log", action="store_true", help="log every request")
     add("--version", action="version", version=f"lstm-nmt {nmt.__version__}")
     return parser
@@ -94,18 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> ServeSettings:
     try:
-        return ServeSettings(
-            char_limit=args.char_limit,
-            batch_limit=args.batch_limit,
-            alternatives_limit=args.alternatives_limit,
-            max_body_bytes=args.max_body_bytes,
-            max_queue=args.max_queue,
-            batch_wait_ms=args.batch_wait_ms,
-            max_batch=args.max_batch,
-            timeout_s=args.timeout,
-        )
+        return ServeSettings(**{field: getattr(args, field) for _, field, _, _ in LIMIT_OPTIONS})
     except ValueError as err:
-        raise ServeError(str(err).replace("_", "-")) from None
+        message = str(err)
+        for flag, field, _, _ in LIMIT_OPTIONS:
+            message = message.replace(field, flag)
+        raise ServeError(message) from None
 
 
 def read_api_keys(path: str | None) -> frozenset[str] | None:

@@ -305,7 +305,7 @@ def test_command_line_errors_are_one_line():
     expected = {
         "unknown model": "model 'no-such-model' not found",
         "port in use": "address already in use",
-        "queue below batch limit": "max-queue (5) must be at least batch-limit (10)",
+        "queue below batch limit": "--max-queue (5) must be at least --batch-limit (10)",
         "missing keys file": "cannot read the api keys file",
     }
     for name, (code, stderr) in outcomes.items():
