@@ -33,6 +33,7 @@ from nmt.checkpoint import (  # noqa: E402
 )
 from nmt.config import ConfigError, load_config  # noqa: E402
 from nmt.export import export_run  # noqa: E402
+from nmt.io import write_folder  # noqa: E402
 
 STALE_METADATA = ("test_scores", "dev_bleu", "best_epoch")
 
@@ -109,14 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--float16", action="store_true", help="store weights as float16")
     args = parser.parse_args(argv)
-    try:
-        out = average_checkpoints(args.sources, Path(args.out_dir), float16=args.float16)
-    except CheckpointError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"error: cannot write {args.out_dir}: {err}", file=sys.stderr)
-        return 1
+    status, out = write_folder(
+        lambda: average_checkpoints(args.sources, Path(args.out_dir), float16=args.float16),
+        args.out_dir,
+        (CheckpointError,),
+    )
+    if out is None:
+        return status
     print(f"averaged {len(args.sources)} checkpoints -> {out}")
     return 0
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from nmt.checkpoint import (  # noqa: E402
     CheckpointError,
     update_metadata,
 )
-from nmt.io import usual_permissions  # noqa: E402
+from nmt.io import atomic_folder, folder_megabytes, write_folder  # noqa: E402
 
 COPIED = (CONFIG_FILE, METADATA_FILE, SPLIT_FILE, LOG_FILE, "training.png")
 
@@ -124,9 +123,7 @@ def export_run(
             f"{out_dir} already exists and is not an empty folder: write to a new one "
             "(nothing was changed)"
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as staging:
         for name in COPIED:
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, staging / name)
@@ -142,13 +139,6 @@ def export_run(
             exported_from=run_dir.name,
             **metadata,
         )
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, as checked above: rmdir refuses anything else
-        usual_permissions(staging)  # mkdtemp makes 0700 folders
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return out_dir
 
 
@@ -160,17 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir")
     parser.add_argument("--float16", action="store_true", help="store weights as float16")
     args = parser.parse_args(argv)
-    try:
-        out = export_run(Path(args.run_dir), Path(args.out_dir), float16=args.float16)
-    except CheckpointError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"error: cannot write {args.out_dir}: {err}", file=sys.stderr)
-        return 1
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"exported {args.run_dir} -> {out} ({size / 1e6:.1f} MB)")
-    return 0
+    status, out = write_folder(
+        lambda: export_run(Path(args.run_dir), Path(args.out_dir), float16=args.float16),
+        args.out_dir,
+        (CheckpointError,),
+    )
+    if out is not None:
+        print(f"exported {args.run_dir} -> {out} ({folder_megabytes(out):.1f} MB)")
+    return status
 
 
 if __name__ == "__main__":

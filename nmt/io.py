@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -108,3 +108,48 @@ def output_stream(path: str | Path) -> Iterator[TextIO]:
         return
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as stream:
         yield stream
+
+
+def folder_megabytes(path: Path) -> float:
+    """The size of the files below ``path``, in MB."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
+
+
+def write_folder(
+    write: Callable[[], Path], out_dir: str | Path, refused: tuple[type[Exception], ...]
+) -> tuple[int, Path | None]:
+    """Run a command's ``write`` of ``out_dir``: (0, the folder) on success; one ``error:``
+    line and (2, None) for the ``refused`` errors (what the user asked cannot be done), (1,
+    None) for a folder that cannot be written."""
+    import sys
+
+    try:
+        return 0, write()
+    except refused as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2, None
+    except OSError as err:
+        print(f"error: cannot write {out_dir}: {err}", file=sys.stderr)
+        return 1, None
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield a new folder beside ``path`` to fill; on success it is renamed to ``path`` (which
+    must be missing or an empty folder: ``rmdir`` refuses anything else), on failure removed,
+    so an interrupted export leaves nothing half-written under ``path``."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield staging
+        for item in [staging, *staging.rglob("*")]:
+            usual_permissions(item)  # mkdtemp makes 0700 folders
+        if path.exists():
+            path.rmdir()
+        staging.rename(path)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)

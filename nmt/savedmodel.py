@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 from nmt.checkpoint import CheckpointError, load_run, resolve_run_dir  # noqa: E402
 from nmt.decoding import DecodeSettings  # noqa: E402
 from nmt.executor import DECODE_TABLE_BYTES, search_graph  # noqa: E402
-from nmt.io import usual_permissions  # noqa: E402
+from nmt.io import atomic_folder, folder_megabytes, write_folder  # noqa: E402
 from nmt.segment import SENTENCE_END  # noqa: E402
 from nmt.tokenizer import EOS_ID, PAD_ID, WORD_START  # noqa: E402
 from nmt.translator import Translator  # noqa: E402
@@ -322,9 +320,7 @@ def export_savedmodel(
         model, src, tgt, config.decode, config=config, metadata=metadata, frozen=True, packed=True
     )
     module = TranslationModule(translator, beam_size)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as staging:
         tf.saved_model.save(module, str(staging), signatures=module.signatures())
         info = {
             "exported_from": run_dir.name,
@@ -340,14 +336,6 @@ def export_savedmodel(
             "tensorflow": tf.__version__,
         }
         (staging / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        for path in [staging, *staging.rglob("*")]:
-            usual_permissions(path)  # mkdtemp makes 0700 folders
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, as checked above: rmdir refuses anything else
-        staging.rename(out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return out_dir
 
 
@@ -365,17 +353,14 @@ def main(argv: list[str] | None = None) -> int:
         "--beam", type=int, help="serving_default's beam size (default: the model's)"
     )
     args = parser.parse_args(argv)
-    try:
-        out = export_savedmodel(args.run_dir, args.out_dir, args.weights, args.beam)
-    except (CheckpointError, ExportError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"error: cannot write {args.out_dir}: {err}", file=sys.stderr)
-        return 1
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"exported {args.run_dir} -> {out} ({size / 1e6:.1f} MB SavedModel)")
-    return 0
+    status, out = write_folder(
+        lambda: export_savedmodel(args.run_dir, args.out_dir, args.weights, args.beam),
+        args.out_dir,
+        (CheckpointError, ExportError),
+    )
+    if out is not None:
+        print(f"exported {args.run_dir} -> {out} ({folder_megabytes(out):.1f} MB SavedModel)")
+    return status
 
 
 if __name__ == "__main__":

@@ -469,14 +469,7 @@ def _train(
         )
 
     dev_n = t.dev_eval_size or len(splits.dev)
-    translator = Translator(
-        inference_model,
-        src_tok,
-        tgt_tok,
-        config.decode,
-        config=config,
-        metadata={"end_marks": end_marks},
-    )
+    translator = _translator(config, inference_model, src_tok, tgt_tok, {"end_marks": end_marks})
     trainer = Trainer(
         config,
         run_dir,
@@ -531,17 +524,15 @@ def _train(
     return finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model)
 
 
+def _translator(config: Config, model: Seq2Seq, src_tok, tgt_tok, metadata: dict) -> Translator:
+    """A translator over the model in training (its weights change: not frozen)."""
+    return Translator(model, src_tok, tgt_tok, config.decode, config=config, metadata=metadata)
+
+
 def finish(config, run_dir, state, splits, src_tok, tgt_tok, inference_model) -> dict[str, Any]:
     """Evaluate the best checkpoint on the test split and record everything in metadata."""
     inference_model.load_weights(str(run_dir / BEST_WEIGHTS))
-    translator = Translator(
-        inference_model,
-        src_tok,
-        tgt_tok,
-        config.decode,
-        config=config,
-        metadata=read_metadata(run_dir),
-    )
+    translator = _translator(config, inference_model, src_tok, tgt_tok, read_metadata(run_dir))
     results: dict[str, Any] = {}
     if splits.test:
         src = [p.src for p in splits.test]
