@@ -125,8 +125,8 @@ class DecodeConfig:
     stopping: Literal["heuristic", "exact"] = "heuristic"
     # beam search drops a live hypothesis whose log-probability is more than this below its
     # sentence's best live one, and stops computing it (GNMT's pruning, Sockeye's --beam-prune);
-    # 0 keeps every beam. At 2.5, beam 5 lost 0.02 and 0.01 dev BLEU on two en-es models and
-    # its throughput went up by 15% and 44% (README, Speed)
+    # 0 keeps every beam. The default was chosen by dev BLEU against speed
+    # (docs/translate_speed.md): it costs almost no BLEU and saves much of beam search's work
     beam_prune: float = 2.5
     # translate an input without final punctuation with the mark the training sources end in
     # (when nearly all do), and take the target's mark off the output again (nmt.end_marks)
@@ -137,8 +137,7 @@ class DecodeConfig:
     # skips padding (the CPU default, nmt.packed), batch * padded length otherwise
     token_budget: int = 16000
     # sentences per batch: greedy batches end in a tail of few long sentences, and a step costs
-    # nearly as much for few rows as for many; greedy at 512 beat 256 by 13-18%, at 1024 beat
-    # 512 by 7-8%, and beam 5 ran as fast (8.6M model, alternated runs; README)
+    # nearly as much for few rows as for many, so large batches win (docs/translate_speed.md)
     max_batch_size: int = 1024
 
 
