@@ -61,8 +61,8 @@ def _filtered_stderr(drop: re.Pattern[str]) -> Iterator[None]:
 
 def prefer_onednn() -> bool:
     """Ask TensorFlow for its oneDNN CPU kernels (``TF_ENABLE_ONEDNN_OPTS=1``), which it turns on
-    by itself only on CPUs with AVX-512 / AMX. Translation ran 13% faster with them on a 2-core
-    AVX2 CPU (greedy and beam 5 alike), training 7% slower, so the translating tools call this
+    by itself only on CPUs with AVX-512 / AMX. On an AVX2 CPU they made translation faster and
+    training slower (docs/translate_speed.md), so the translating tools call this
     and ``train.py`` does not. A user's own setting wins; it only works before TensorFlow is
     imported. Returns whether oneDNN is requested."""
     if "tensorflow" not in sys.modules:
