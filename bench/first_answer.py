@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def first_answer(model: str, sentence: str, quick: bool) -> tuple[float, str]:
-    """Seconds from starting the process to reading its first output line, and that line."""
-    env = dict(os.environ, NMT_QUICK="1" if quick else "0", TF_CPP_MIN_LOG_LEVEL="3")
+def start_and_read(model: str, sentence: str, env: dict | None = None):
+    """Start ``translate.py`` on ``sentence`` from a pipe; (seconds until its first output line,
+    that line, the process still to be waited for)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "translate.py"), "-m", model, "-q"],
@@ -38,7 +38,13 @@ def first_answer(model: str, sentence: str, quick: bool) -> tuple[float, str]:
     proc.stdin.write(sentence.encode() + b"\n")
     proc.stdin.close()
     line = proc.stdout.readline().decode().rstrip("\n")
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start, line, proc
+
+
+def first_answer(model: str, sentence: str, quick: bool) -> tuple[float, str]:
+    """Seconds from starting the process to reading its first output line, and that line."""
+    env = dict(os.environ, NMT_QUICK="1" if quick else "0", TF_CPP_MIN_LOG_LEVEL="3")
+    seconds, line, proc = start_and_read(model, sentence, env)
     proc.wait()
     return round(seconds, 3), line
 

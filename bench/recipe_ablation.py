@@ -38,14 +38,10 @@ def run_variant(config, overrides: list[str], args, data, tokenizers) -> dict:
     t = config.train
     src_tok, tgt_tok = tokenizers[(config.data.joint_vocab, config.data.vocab_size)]
     keras.utils.set_random_seed(t.seed)
+
     def make_batches(pairs) -> TrainingBatches:
-        return TrainingBatches(
-            src_tok.encode([p.src for p in pairs]),
-            tgt_tok.encode([p.tgt for p in pairs]),
-            token_budget=t.token_budget,
-            max_batch_size=t.max_batch_size,
-            seed=t.seed,
-            max_tokens=config.data.max_tokens,
+        return TrainingBatches.from_config(
+            src_tok.encode([p.src for p in pairs]), tgt_tok.encode([p.tgt for p in pairs]), config
         )
 
     batches = make_batches(data.splits.train)
@@ -131,8 +127,17 @@ def main(argv=None) -> int:
     for name, overrides in variants:
         results[name] = run_variant(configs[name], overrides, args, data, tokenizers)
         print(f"# {name}: {json.dumps(results[name])}", file=sys.stderr, flush=True)
-    print(json.dumps({"corpus": args.corpus, "pair": f"{args.src}-{args.tgt}",
-                      "train_pairs": len(data.splits.train), "results": results}, indent=1))
+    print(
+        json.dumps(
+            {
+                "corpus": args.corpus,
+                "pair": f"{args.src}-{args.tgt}",
+                "train_pairs": len(data.splits.train),
+                "results": results,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

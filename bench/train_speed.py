@@ -46,13 +46,10 @@ def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
         "float32" if t.mixed_precision == "none" else t.mixed_precision
     )
     keras.utils.set_random_seed(t.seed)
-    batches = TrainingBatches(
+    batches = TrainingBatches.from_config(
         src_tok.encode([p.src for p in pairs]),
         tgt_tok.encode([p.tgt for p in pairs]),
-        token_budget=t.token_budget,
-        max_batch_size=t.max_batch_size,
-        seed=t.seed,
-        max_tokens=config.data.max_tokens,
+        config,
         fixed_shapes=t.jit_compile,
     )
     model = build_model(

@@ -24,7 +24,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -153,18 +152,9 @@ def step_cost(translator, sources: list[str], beams: list[int], steps: int = 30)
 def startup_seconds(model: str) -> tuple[float, float | None]:
     """Wall time from starting ``translate.py`` to reading its first translated line, and the
     peak memory of that process (MB)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "translate.py"), "-m", model, "-q"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        cwd=REPO,
-    )
-    proc.stdin.write(b"How are you?\n")
-    proc.stdin.close()
-    proc.stdout.readline()
-    seconds = time.perf_counter() - start
+    from first_answer import start_and_read  # bench/, beside this script
+
+    seconds, _, proc = start_and_read(model, "How are you?")
     peak = _peak_rss_mb(proc.pid)
     proc.wait()
     return round(seconds, 2), peak

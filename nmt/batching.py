@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+if TYPE_CHECKING:
+    from nmt.config import Config
 
 
 def budget_batches(
@@ -94,6 +98,23 @@ class TrainingBatches:
         self.take: int | None = None  # steps the next pass yields (None: to the epoch's end)
         self.tokens_last_epoch = 0  # real target tokens of the last pass
         self._plan: tuple[int, tuple] | None = None  # (epoch, epoch_plan(epoch))
+
+    @classmethod
+    def from_config(
+        cls, src_ids: list[list[int]], tgt_ids: list[list[int]], config: Config, **extra: Any
+    ) -> TrainingBatches:
+        """Batches as ``config`` sets them (its token budget, sentence cap and seed, its data
+        length limit); ``extra``: the other arguments."""
+        t = config.train
+        return cls(
+            src_ids,
+            tgt_ids,
+            token_budget=t.token_budget,
+            max_batch_size=t.max_batch_size,
+            seed=t.seed,
+            max_tokens=config.data.max_tokens,
+            **extra,
+        )
 
     @staticmethod
     def _filter(src_ids, tgt_ids, max_tokens):
@@ -205,9 +226,7 @@ class TrainingBatches:
         worker's input pipeline yields only its own replicas' batches (no auto-sharding).
         """
         if strategy is None or strategy.num_replicas_in_sync == 1:
-            return self._dataset(
-                lambda: self.epoch_batches(self.epoch, self.skip, take=self.take)
-            )
+            return self._dataset(lambda: self.epoch_batches(self.epoch, self.skip, take=self.take))
 
         def dataset_fn(context):
             def generate():

@@ -30,19 +30,23 @@ import tensorflow as tf
 
 from nmt.decoding import SearchSettings
 from nmt.model import Seq2Seq
-from nmt.numpy_decode import NumpySeq2Seq, numpy_batch_search
+from nmt.numpy_decode import (
+    SMALL_REQUEST_LINES,
+    SMALL_REQUEST_PIECES,
+    NumpySeq2Seq,
+    numpy_batch_search,
+)
 from nmt.packed import encode_packed
 from nmt.search import SearchResult, beam_search, greedy_search
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt.weights import from_model
 
-# A first request of at most this many sentences is not worth compiling for: tracing and
-# optimising the graph takes seconds. It runs eagerly, or in NumPy when it holds at most
-# NUMPY_FIRST_CALL_PIECES source pieces and asks for neither n-best lists nor attention: an
-# eager beam search of one short sentence runs thousands of small TensorFlow operations, the
-# NumPy one takes a few milliseconds.
-EAGER_FIRST_CALL = 16
-NUMPY_FIRST_CALL_PIECES = 64
+# A small first request (nmt.numpy_decode's SMALL_REQUEST_LINES sentences) is not worth
+# compiling for: tracing and optimising the graph takes seconds. It runs eagerly, or in NumPy
+# when it also holds at most SMALL_REQUEST_PIECES source pieces and asks for neither n-best
+# lists nor attention: an eager beam search of one short sentence runs thousands of small
+# TensorFlow operations, the NumPy one takes a few milliseconds. The same limits decide what
+# translate.py answers before TensorFlow is imported.
 # The decoder's input table costs vocabulary * 4 * hidden floats: above this it is left out and
 # steps multiply instead.
 DECODE_TABLE_BYTES = 256 * 2**20
@@ -129,10 +133,10 @@ class SearchExecutor:
     def searcher(self, settings: SearchSettings, lengths: np.ndarray) -> Search:
         """The search for one request of source ``lengths`` ``(sentences,)``: compiled, or for
         a small first request while the graph is not ready, eager or NumPy."""
-        small = len(lengths) <= EAGER_FIRST_CALL
+        small = len(lengths) <= SMALL_REQUEST_LINES
         numpy_ok = (
             settings.n_best == 1 and not settings.with_attention and self.frozen
-            and small and int(np.sum(lengths)) <= NUMPY_FIRST_CALL_PIECES
+            and small and int(np.sum(lengths)) <= SMALL_REQUEST_PIECES
         )  # fmt: skip
         with self._lock:
             if settings in self._compiling and numpy_ok:  # compile() is busy: do not wait

@@ -19,8 +19,9 @@ from nmt.decoding import NEG_INF, SearchResult, SearchSettings
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from nmt.weights import InferenceWeights, LSTMWeights
 
-# A request this small (lines, source pieces; 1-best, no attention) is answered in NumPy
-# rather than waiting for TensorFlow: importing it takes seconds, the answer milliseconds.
+# A request this small (sentences, source pieces; 1-best, no attention) is answered in NumPy
+# rather than waiting for TensorFlow to import or to compile its search (nmt.executor,
+# translate.py): those take seconds, the NumPy answer milliseconds.
 SMALL_REQUEST_LINES = 16
 SMALL_REQUEST_PIECES = 256
 

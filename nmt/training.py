@@ -395,13 +395,10 @@ def _train(
             tgt_tok.encode(train_tgt, sample=True, alpha=t.sampling_alpha),
         )
 
-    batches = TrainingBatches(
+    batches = TrainingBatches.from_config(
         src_tok.encode(train_src),
         tgt_tok.encode(train_tgt),
-        token_budget=t.token_budget,
-        max_batch_size=t.max_batch_size,
-        seed=t.seed,
-        max_tokens=config.data.max_tokens,
+        config,
         encode=sample_encode if t.subword_sampling else None,
         fixed_shapes=t.jit_compile,
         max_batches=t.steps_per_epoch,
@@ -412,13 +409,10 @@ def _train(
             "no training batches: no pairs left after cleaning and length filtering"
             + (f", or fewer batches than the {replicas} replicas" if replicas > 1 else "")
         )
-    dev_batches = TrainingBatches(
+    dev_batches = TrainingBatches.from_config(
         src_tok.encode([p.src for p in splits.dev]),
         tgt_tok.encode([p.tgt for p in splits.dev]),
-        token_budget=t.token_budget,
-        max_batch_size=t.max_batch_size,
-        seed=t.seed,
-        max_tokens=config.data.max_tokens,
+        config,
     )
 
     with strategy.scope():
