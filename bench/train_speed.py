@@ -32,7 +32,9 @@ VARIANTS = {
 }
 
 
-def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
+def setup(overrides: dict, args, src_tok, tgt_tok, pairs) -> tuple:
+    """A compiled default model (with ``overrides`` and ``args.set``) and its first epoch of
+    batches: ``(model, [(x, y), ...])``."""
     import keras
 
     from nmt.batching import TrainingBatches
@@ -56,7 +58,11 @@ def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
         config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
     )
     compile_model(model, config)
-    epoch = list(batches.epoch_batches(0))
+    return model, list(batches.epoch_batches(0))
+
+
+def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
+    model, epoch = setup(overrides, args, src_tok, tgt_tok, pairs)
     warm, timed = epoch[: args.warmup], epoch[args.warmup : args.warmup + args.steps]
     for x, y in warm:
         model.train_on_batch(x, y)
@@ -75,18 +81,8 @@ def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default=None, help="YAML config (default: built-in defaults)")
-    parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
-    parser.add_argument("--variants", default="default", help=f"comma list of {list(VARIANTS)}")
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--pairs", type=int, default=40000, help="training pairs to sample from")
-    args = parser.parse_args(argv)
-
-    import tensorflow as tf
-
+def prepare(args) -> tuple:
+    """The fixed corpus sample and its two SentencePiece models: ``(src_tok, tgt_tok, pairs)``."""
     from nmt.config import load_config
     from nmt.data import prepare_data
     from nmt.tokenizer import train_tokenizer
@@ -101,8 +97,7 @@ def main(argv=None) -> int:
         ]
         + args.set,
     )
-    data = prepare_data(config.data)
-    pairs = data.splits.train
+    pairs = prepare_data(config.data).splits.train
     with tempfile.TemporaryDirectory() as tmp:
         src_tok = train_tokenizer(
             (p.src for p in pairs), Path(tmp) / "src.model", config.data.vocab_size
@@ -110,6 +105,22 @@ def main(argv=None) -> int:
         tgt_tok = train_tokenizer(
             (p.tgt for p in pairs), Path(tmp) / "tgt.model", config.data.vocab_size
         )
+    return src_tok, tgt_tok, pairs
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=None, help="YAML config (default: built-in defaults)")
+    parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
+    parser.add_argument("--variants", default="default", help=f"comma list of {list(VARIANTS)}")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=40000, help="training pairs to sample from")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    src_tok, tgt_tok, pairs = prepare(args)
     results = {}
     for name in args.variants.split(","):
         load_before = os.getloadavg()[0]
