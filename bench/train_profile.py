@@ -31,16 +31,27 @@ CONTAINERS = {"While", "StatelessWhile", "PartitionedCall", "StatefulPartitioned
 
 
 def region(op_name: str) -> str:
-    """The part of the model an op belongs to, from its name scope."""
+    """The part of the model an op belongs to, from its name scope (Keras' loop or
+    ``nmt.cpu_lstm``'s, which is named after the layer's path)."""
     if "adam" in op_name or "optimizer" in op_name:
         return "optimizer"
-    direction = "backward" if "gradient_tape" in op_name else "forward"
-    for scope, label in (("bilstm_0", "encoder LSTM layer 1"), ("bilstm_1", "encoder LSTM layer 2"),
-                         ("encoder", "encoder (other)"), ("attention", "attention"),
-                         ("lstm", "decoder LSTM"), ("embedding", "embeddings")):
-        if scope in op_name:
-            return f"{direction}: {label}"
-    return f"{direction}: output layer, loss and the rest"
+    direction = "backward" if "gradient_tape" in op_name or ".grad" in op_name else "forward"
+    name = op_name.replace(".", "/")
+    if "encoder" in name and "lstm_0" in name:
+        part = "encoder LSTM layer 1"
+    elif "encoder" in name and "lstm_1" in name:
+        part = "encoder LSTM layer 2"
+    elif "encoder" in name:
+        part = "encoder (other)"
+    elif "attention" in name:
+        part = "attention"
+    elif "decoder" in name and "lstm" in name:
+        part = "decoder LSTM"
+    elif "embedding" in name:
+        part = "embeddings"
+    else:
+        part = "output layer, loss and the rest"
+    return f"{direction}: {part}"
 
 
 def summarize(xplane: Path, steps: int) -> dict:

@@ -3,12 +3,14 @@
 
 Fixed setup: tatoeba-spa-eng en->es (from the corpus catalogue), SentencePiece 8000 per side,
 the default model config (biLSTM 2x256 encoder, LSTM 512 decoder, dot attention, ~8.6M
-parameters), the default token budget. Each variant trains ``--warmup`` batches (tracing, XLA
-compilation), then is timed over ``--steps`` batches. Variants run one after another in one
-process so their ratios are comparable on a noisy machine; the JSON records the load average
-before and after each variant, so a machine shared with other jobs shows.
+parameters), the default token budget (``--set`` changes any of it for every variant). All
+variants are built in one process and each trains ``--warmup`` batches (tracing, XLA
+compilation); then ``--rounds`` rounds time ``--steps`` new batches on each variant, the order
+alternating, so that a machine's drift falls on all of them alike. The ratio to the first
+variant is the geometric mean of the per-round ratios. The JSON records the load average
+before and after, so a machine shared with other jobs shows.
 
-    python bench/train_speed.py --variants default,xla,bf16
+    python bench/train_speed.py --variants default,keras_lstm,bf16
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 VARIANTS = {
     "default": {},
+    "keras_lstm": {"train.cpu_lstm": False},
     "xla": {"train.jit_compile": True},
     "bf16": {"train.mixed_precision": "mixed_bfloat16"},
     "xla+bf16": {"train.jit_compile": True, "train.mixed_precision": "mixed_bfloat16"},
@@ -61,23 +66,40 @@ def setup(overrides: dict, args, src_tok, tgt_tok, pairs) -> tuple:
     return model, list(batches.epoch_batches(0))
 
 
-def measure(overrides: dict, args, src_tok, tgt_tok, pairs) -> dict:
-    model, epoch = setup(overrides, args, src_tok, tgt_tok, pairs)
-    warm, timed = epoch[: args.warmup], epoch[args.warmup : args.warmup + args.steps]
-    for x, y in warm:
-        model.train_on_batch(x, y)
-    tokens = sum(int((y != 0).sum()) for _, y in timed)
-    padded = sum(y.size for _, y in timed)
-    start = time.perf_counter()
-    for x, y in timed:
-        model.train_on_batch(x, y)
-    seconds = time.perf_counter() - start
+def measure(args, src_tok, tgt_tok, pairs) -> dict:
+    """Alternated rounds over every variant of ``args.variants``: their results by name."""
+    runs = {name: setup(VARIANTS[name], args, src_tok, tgt_tok, pairs)
+            for name in args.variants.split(",")}
+    for model, epoch in runs.values():
+        for x, y in epoch[: args.warmup]:
+            model.train_on_batch(x, y)
+    names = list(runs)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    tokens_all = {name: [0, 0] for name in names}
+    for r in range(args.rounds):
+        start_at = args.warmup + r * args.steps
+        for name in names if r % 2 == 0 else names[::-1]:
+            model, epoch = runs[name]
+            timed = epoch[start_at : start_at + args.steps]
+            tokens = sum(int((y != 0).sum()) for _, y in timed)
+            tokens_all[name][0] += tokens
+            tokens_all[name][1] += sum(y.size for _, y in timed)
+            start = time.perf_counter()
+            for x, y in timed:
+                model.train_on_batch(x, y)
+            rates[name].append(tokens / (time.perf_counter() - start))
+    first = rates[names[0]]
     return {
-        "target_tokens_per_sec": round(tokens / seconds, 1),
-        "padding_share": round(1 - tokens / padded, 3),
-        "steps": len(timed),
-        "seconds": round(seconds, 2),
-        "parameters": int(model.count_params()),
+        name: {
+            "target_tokens_per_sec": round(float(np.median(rates[name])), 1),
+            "per_round": [round(v, 1) for v in rates[name]],
+            "ratio_to_first": round(
+                float(np.exp(np.mean(np.log(np.array(rates[name]) / np.array(first))))), 3
+            ),
+            "padding_share": round(1 - tokens_all[name][0] / tokens_all[name][1], 3),
+            "parameters": int(runs[name][0].count_params()),
+        }
+        for name in names
     }
 
 
@@ -113,23 +135,18 @@ def main(argv=None) -> int:
     parser.add_argument("--config", default=None, help="YAML config (default: built-in defaults)")
     parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
     parser.add_argument("--variants", default="default", help=f"comma list of {list(VARIANTS)}")
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=20, help="batches per variant per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=15)
     parser.add_argument("--pairs", type=int, default=40000, help="training pairs to sample from")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
 
     src_tok, tgt_tok, pairs = prepare(args)
-    results = {}
-    for name in args.variants.split(","):
-        load_before = os.getloadavg()[0]
-        results[name] = measure(VARIANTS[name], args, src_tok, tgt_tok, pairs)
-        results[name]["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-        print(f"# {name}: {results[name]}", file=sys.stderr, flush=True)
-    base = results.get("default", next(iter(results.values())))["target_tokens_per_sec"]
-    for r in results.values():
-        r["ratio_to_first"] = round(r["target_tokens_per_sec"] / base, 3)
+    load_before = os.getloadavg()[0]
+    results = measure(args, src_tok, tgt_tok, pairs)
+    load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     print(
         json.dumps(
             {
@@ -137,6 +154,8 @@ def main(argv=None) -> int:
                 "corpus": "tatoeba-spa-eng en-es",
                 "tensorflow": tf.__version__,
                 "cpu_threads": os.cpu_count(),
+                "overrides": args.set,
+                "load_average": load,
                 "variants": results,
             },
             indent=2,

@@ -96,6 +96,9 @@ class TrainConfig:
     patience: int = 4  # early stopping on dev BLEU
     seed: int = 1234
     jit_compile: bool = False
+    # training on a CPU runs the LSTM layers' weights through nmt.cpu_lstm (tested equal to
+    # Keras' loop, fewer and larger products); GPUs keep cuDNN
+    cpu_lstm: bool = True
     mixed_precision: Literal["none", "mixed_float16", "mixed_bfloat16"] = "none"
     subword_sampling: bool = False
     sampling_alpha: float = 0.1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from nmt.cpu_lstm import run_lstm
+
 
 def cudnn_lstm(units: int, name: str, return_sequences: bool = True) -> keras.layers.LSTM:
     """An LSTM that stays eligible for the cuDNN kernel (no LSTM-internal dropout)."""
@@ -48,6 +50,7 @@ class Encoder(keras.layers.Layer):
             self.rnns.append(rnn)
         self.drop = keras.layers.Dropout(dropout)
         self.supports_masking = True
+        self.cpu_lstm = False  # Seq2Seq.use_cpu_lstm
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -56,13 +59,23 @@ class Encoder(keras.layers.Layer):
             shape = shape[:2] + (self.hidden_dim,)
         self.built = True
 
+    def _run(self, rnn, x, mask, training):
+        """``rnn(x, mask=mask)``'s outputs, through ``nmt.cpu_lstm`` when training on a CPU."""
+        if not (training and self.cpu_lstm):
+            return rnn(x, mask=mask, training=training)
+        if not self.bidirectional:
+            return run_lstm(rnn, x, mask)
+        forward = run_lstm(rnn.forward_layer, x, mask)
+        backward = run_lstm(rnn.backward_layer, x, mask)
+        return (ops.concatenate([forward[0], backward[0]], -1),) + forward[1:] + backward[1:]
+
     def call(self, inputs, mask=None, training=None):
         x = inputs
         states = []
         for i, rnn in enumerate(self.rnns):
             if i > 0:
                 x = self.drop(x, training=training)
-            result = rnn(x, mask=mask, training=training)
+            result = self._run(rnn, x, mask, training)
             x = result[0]
             if self.bidirectional:
                 _, h_f, c_f, h_b, c_b = result
@@ -187,6 +200,7 @@ class Decoder(keras.layers.Layer):
             )
             self.bridge = None
         self.supports_masking = True
+        self.cpu_lstm = False  # Seq2Seq.use_cpu_lstm
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -212,7 +226,10 @@ class Decoder(keras.layers.Layer):
         for i, rnn in enumerate(self.rnns):
             if i > 0:
                 x = self.drop(x, training=training)
-            x = rnn(x, initial_state=initial_states[i], mask=mask, training=training)[0]
+            if training and self.cpu_lstm:
+                x = run_lstm(rnn, x, mask, initial_states[i])[0]
+            else:
+                x = rnn(x, initial_state=initial_states[i], mask=mask, training=training)[0]
         out, weights = self._output(x, memory, memory_mask)
         # dropout on the attentional vector, not on the attention's query: a dropped query
         # blurs the attention weights, and the model learned more slowly per update with it

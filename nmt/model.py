@@ -88,6 +88,11 @@ class Seq2Seq(keras.Model):
             self.output_projection.build((None, None, self.decoder.output_dim))
         self.built = True
 
+    def use_cpu_lstm(self, enabled: bool) -> None:
+        """Run the LSTMs through ``nmt.cpu_lstm`` when training (``nmt.cpu_lstm.use_cpu_kernel``
+        decides); call before the first training step traces."""
+        self.encoder.cpu_lstm = self.decoder.cpu_lstm = enabled
+
     # --- pieces ---------------------------------------------------------------------------
     def bridge_states(self, encoder_states):
         """Decoder layer i starts from the final states of the matching top encoder layer."""

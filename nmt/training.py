@@ -42,6 +42,7 @@ from nmt.checkpoint import (
     update_metadata,
 )
 from nmt.config import Config, load_config, save_config
+from nmt.cpu_lstm import use_cpu_kernel
 from nmt.data import PreparedData, prepare_data, save_split
 from nmt.distribute import WorkerInfo, make_strategy, prepare_replicated_model, worker_run_dir
 from nmt.end_marks import learn_end_marks
@@ -285,7 +286,8 @@ def _progress_bar() -> bool:
 
 
 def compile_model(model: Seq2Seq, config: Config) -> None:
-    """Adam with gradient clipping, as training uses it (benchmarks call it too)."""
+    """Adam with gradient clipping and the training LSTM kernel, as training uses them
+    (benchmarks call it too)."""
     t = config.train
     optimizer = keras.optimizers.Adam(
         learning_rate=t.learning_rate,
@@ -293,6 +295,7 @@ def compile_model(model: Seq2Seq, config: Config) -> None:
         global_clipnorm=t.global_clipnorm or None,
     )
     model.compile(optimizer=optimizer, jit_compile=t.jit_compile)
+    model.use_cpu_lstm(use_cpu_kernel(t.cpu_lstm and not t.jit_compile))
 
 
 def check_run_dir(run_dir: Path) -> None:

@@ -1,0 +1,158 @@
+"""A CPU training kernel for the model's Keras LSTM layers: the same weights and the same
+function, computed in fewer, larger products.
+
+Keras' LSTM off the GPU steps its cell once per position, with the input product inside the
+loop, and differentiates that loop op by op: four products and a mask selection per position
+backward. Here the input product of all positions is one matrix product before the loop, the
+loop keeps only ``h @ recurrent_kernel``, and a hand-written gradient runs one product per
+position backward, leaving the weight gradients to three large products after it.
+
+Only training on a CPU uses it (``use_cpu_kernel``); on a GPU the layers keep the cuDNN kernel
+(docs/DESIGN.md), and search steps the cells itself. ``tests/test_cpu_lstm.py`` checks outputs,
+states and every gradient against the Keras layers.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+import tensorflow as tf
+
+
+@functools.cache
+def _has_gpu() -> bool:
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def use_cpu_kernel(enabled: bool) -> bool:
+    """Whether training runs the LSTMs through this module: ``enabled`` (``train.cpu_lstm``),
+    the TensorFlow backend, and no GPU (where cuDNN is the kernel)."""
+    return enabled and keras.backend.backend() == "tensorflow" and not _has_gpu()
+
+
+def run_lstm(layer: keras.layers.LSTM, x, mask, initial_state=None):
+    """``layer``'s masked sequence computation, as ``layer(x, mask=mask,
+    initial_state=initial_state)`` returns it: outputs ``(batch, time, units)`` (zeros where
+    ``mask`` is false), last ``h`` and ``c`` ``(batch, units)``. ``x`` ``(batch, time, dim)``,
+    ``mask`` ``(batch, time)`` bool or None; honours ``layer.go_backwards`` (outputs stay in
+    input order, as ``Bidirectional`` aligns them)."""
+    cell = layer.cell
+    dtype = x.dtype
+    batch = tf.shape(x)[0]
+    if initial_state is None:
+        zeros = tf.zeros((batch, cell.units), dtype)
+        initial_state = [zeros, zeros]
+    if mask is None:
+        mask = tf.ones(tf.shape(x)[:2], tf.bool)
+    outputs, h, c = _lstm(
+        layer.path.replace("/", "."),
+        x,
+        tf.cast(mask, dtype),
+        tf.cast(initial_state[0], dtype),
+        tf.cast(initial_state[1], dtype),
+        tf.cast(cell.kernel, dtype),
+        tf.cast(cell.recurrent_kernel, dtype),
+        tf.cast(cell.bias, dtype),
+        layer.go_backwards,
+    )
+    return outputs, h, c
+
+
+def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: bool):
+    # named after the layer, so that profiles (bench/train_profile.py) tell the layers apart
+    @tf.custom_gradient
+    def forward(x, mask, h0, c0, kernel, recurrent_kernel, bias):
+        """Shapes: x (B, T, D), mask (B, T) 0/1, h0 c0 (B, H), kernel (D, 4H), recurrent (H, 4H),
+        bias (4H,)."""
+        with tf.name_scope(scope):
+            return _forward(x, mask, h0, c0, kernel, recurrent_kernel, bias)
+
+    def _forward(x, mask, h0, c0, kernel, recurrent_kernel, bias):
+        steps = tf.shape(x)[1]
+        x_t = tf.transpose(x, (1, 0, 2))  # (T, B, D)
+        m_t = tf.transpose(mask)[:, :, None]  # (T, B, 1)
+        projected = tf.einsum("tbd,dg->tbg", x_t, kernel) + bias  # (T, B, 4H)
+        order = tf.range(steps - 1, -1, -1) if reverse else tf.range(steps)
+
+        def array():
+            return tf.TensorArray(x.dtype, size=steps)
+
+        def step(s, h, c, y, outs, gates_a, c_prev_a, tanh_a, h_prev_a):
+            t = order[s]
+            z = projected[t] + tf.matmul(h, recurrent_kernel)
+            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+            i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
+            c_new = f * c + i * g
+            tanh_c = tf.tanh(c_new)
+            h_new = o * tanh_c
+            m = m_t[t]
+            y = y + m * (h_new - y)
+            return (
+                s + 1,
+                h + m * (h_new - h),
+                c + m * (c_new - c),
+                y,
+                outs.write(t, y),
+                gates_a.write(t, tf.concat([i, f, g, o], -1)),
+                c_prev_a.write(t, c),
+                tanh_a.write(t, tanh_c),
+                h_prev_a.write(t, h),
+            )
+
+        _, h, c, _, outs, gates_a, c_prev_a, tanh_a, h_prev_a = tf.while_loop(
+            lambda s, *_: s < steps,
+            step,
+            (tf.constant(0), h0, c0, tf.zeros_like(h0), array(), array(), array(), array(),
+             array()),
+        )
+        outputs = tf.transpose(outs.stack(), (1, 0, 2))
+        gates, c_prev, tanh_c, h_prev = (
+            gates_a.stack(), c_prev_a.stack(), tanh_a.stack(), h_prev_a.stack()
+        )
+
+        def grad(d_outputs, d_h, d_c):
+            with tf.name_scope(scope + ".grad"):
+                return _grad(d_outputs, d_h, d_c)
+
+        def _grad(d_outputs, d_h, d_c):
+            d_h = tf.zeros_like(h0) if d_h is None else d_h
+            d_c = tf.zeros_like(c0) if d_c is None else d_c
+            d_out_t = tf.transpose(d_outputs, (1, 0, 2))  # (T, B, H)
+            backward = tf.reverse(order, [0])
+
+            def back(s, dh, dc, dy, dz_a):
+                t = backward[s]
+                m = m_t[t]
+                i, f, g, o = tf.split(gates[t], 4, axis=-1)
+                dy = dy + d_out_t[t]
+                dh_new = m * (dh + dy)
+                dc_new = m * dc + dh_new * o * (1.0 - tf.square(tanh_c[t]))
+                dz = tf.concat(
+                    [
+                        dc_new * g * i * (1.0 - i),
+                        dc_new * c_prev[t] * f * (1.0 - f),
+                        dc_new * i * (1.0 - tf.square(g)),
+                        dh_new * tanh_c[t] * o * (1.0 - o),
+                    ],
+                    -1,
+                )
+                dh_prev = tf.matmul(dz, recurrent_kernel, transpose_b=True) + (1.0 - m) * dh
+                dc_prev = dc_new * f + (1.0 - m) * dc
+                return s + 1, dh_prev, dc_prev, (1.0 - m) * dy, dz_a.write(t, dz)
+
+            _, dh0, dc0, _, dz_a = tf.while_loop(
+                lambda s, *_: s < steps,
+                back,
+                (tf.constant(0), d_h, d_c, tf.zeros_like(d_h), array()),
+            )
+            dz = dz_a.stack()  # (T, B, 4H)
+            d_x = tf.transpose(tf.einsum("tbg,dg->tbd", dz, kernel), (1, 0, 2))
+            d_kernel = tf.einsum("tbd,tbg->dg", x_t, dz)
+            d_recurrent = tf.einsum("tbh,tbg->hg", h_prev, dz)
+            d_bias = tf.reduce_sum(dz, axis=(0, 1))
+            return d_x, None, dh0, dc0, d_kernel, d_recurrent, d_bias
+
+        return (outputs, h, c), grad
+
+    return forward(x, mask, h0, c0, kernel, recurrent_kernel, bias)
