@@ -31,6 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 VARIANTS = {
     "default": {},
     "keras_lstm": {"train.cpu_lstm": False},
+    "float32": {"train.mixed_precision": "none"},
+    "float32+keras_lstm": {"train.mixed_precision": "none", "train.cpu_lstm": False},
     "xla": {"train.jit_compile": True},
     "bf16": {"train.mixed_precision": "mixed_bfloat16"},
     "xla+bf16": {"train.jit_compile": True, "train.mixed_precision": "mixed_bfloat16"},
@@ -44,13 +46,15 @@ def setup(overrides: dict, args, src_tok, tgt_tok, pairs) -> tuple:
 
     from nmt.batching import TrainingBatches
     from nmt.config import load_config
+    from nmt.cpu_lstm import has_gpu
+    from nmt.env import cpu_has_native_bf16, training_precision
     from nmt.model import build_model
     from nmt.training import compile_model
 
     config = load_config(args.config, [f"{k}={v}" for k, v in overrides.items()] + args.set)
     t = config.train
     keras.mixed_precision.set_global_policy(
-        "float32" if t.mixed_precision == "none" else t.mixed_precision
+        training_precision(t.mixed_precision, has_gpu(), cpu_has_native_bf16())
     )
     keras.utils.set_random_seed(t.seed)
     batches = TrainingBatches.from_config(

@@ -21,14 +21,15 @@ import tensorflow as tf
 
 
 @functools.cache
-def _has_gpu() -> bool:
+def has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (asked once per process)."""
     return bool(tf.config.list_logical_devices("GPU"))
 
 
 def use_cpu_kernel(enabled: bool) -> bool:
     """Whether training runs the LSTMs through this module: ``enabled`` (``train.cpu_lstm``),
     the TensorFlow backend, and no GPU (where cuDNN is the kernel)."""
-    return enabled and keras.backend.backend() == "tensorflow" and not _has_gpu()
+    return enabled and keras.backend.backend() == "tensorflow" and not has_gpu()
 
 
 def run_lstm(layer: keras.layers.LSTM, x, mask, initial_state=None):

@@ -93,3 +93,29 @@ def quiet_tensorflow() -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices()
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512_BF16 or AMX-BF16), from
+    ``/proc/cpuinfo`` (or the text given); False where it cannot be read."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+                cpuinfo = handle.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def training_precision(setting: str, has_gpu: bool, native_bf16: bool) -> str:
+    """The Keras dtype policy training uses for ``train.mixed_precision``: ``auto`` is
+    ``mixed_bfloat16`` on a CPU that multiplies bfloat16 natively (the LSTMs' and the output
+    layer's products are most of a step) and float32 elsewhere (a GPU keeps float32, as the
+    cuDNN path was tested with it; emulated bfloat16 is slower than float32)."""
+    if setting != "auto":
+        return "float32" if setting == "none" else setting
+    return "mixed_bfloat16" if native_bf16 and not has_gpu else "float32"

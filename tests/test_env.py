@@ -67,3 +67,24 @@ def test_install_claims_match_the_pins():
     install = re.search(r"```bash\n(python3 -m venv [^\n]+)\n```", readme)
     assert install and "pip install -r requirements.txt" in install.group(1)
     assert "tensorflow[and-cuda]" in readme
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    from nmt.env import cpu_has_native_bf16
+
+    zen4 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+    sapphire = "flags\t\t: avx2 avx512f amx_bf16 amx_tile\n"
+    avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\nbugs\t\t: avx512_bf16\n"
+    assert cpu_has_native_bf16(zen4) and cpu_has_native_bf16(sapphire)
+    assert not cpu_has_native_bf16(avx2)  # only the flags line counts
+    assert not cpu_has_native_bf16("")
+
+
+def test_auto_precision_is_bf16_only_on_a_native_bf16_cpu():
+    from nmt.env import training_precision
+
+    assert training_precision("auto", has_gpu=False, native_bf16=True) == "mixed_bfloat16"
+    assert training_precision("auto", has_gpu=False, native_bf16=False) == "float32"
+    assert training_precision("auto", has_gpu=True, native_bf16=True) == "float32"
+    assert training_precision("none", has_gpu=False, native_bf16=True) == "float32"
+    assert training_precision("mixed_float16", has_gpu=True, native_bf16=False) == "mixed_float16"
