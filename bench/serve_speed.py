@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N test sentences")
     parser.add_argument("--data-dir", help="corpus catalogue directory")
     parser.add_argument("--batch-wait-ms", type=float, help="the server's batch window")
+    parser.add_argument("--workers", type=int, help="the server's translator threads")
     args = parser.parse_args(argv)
     if args.per_request < 1:
         parser.error("--per-request must be at least 1")
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     server_args = ["--model", str(run_dir), "--batch-limit", str(max(k, 1000))]
     if args.batch_wait_ms is not None:
         server_args += ["--batch-wait-ms", str(args.batch_wait_ms)]
+    if args.workers is not None:
+        server_args += ["--workers", str(args.workers)]
     runs = []
     with ServerProcess(server_args, cwd=REPO) as server, tempfile.TemporaryDirectory() as tmp:
         load(server.url, body, chunks[:32], 4)  # connections and batch shapes warmed up

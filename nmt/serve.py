@@ -42,6 +42,7 @@ LIMIT_OPTIONS = (
     ),
     ("--max-batch", "max_batch", int, "most sentences translated in one call"),
     ("--timeout", "timeout_s", float, "seconds per request, queueing included (longer: 504)"),
+    ("--workers", "workers", int, "translator threads (one translates while another gathers)"),
 )
 
 
@@ -193,6 +194,7 @@ def serve(args: argparse.Namespace) -> int:
         max_queue=settings.max_queue,
         max_batch=settings.max_batch,
         on_batch=lambda stats: metrics.batch(stats.key[0], stats.sentences),
+        workers=settings.workers,
     )
     metrics = Metrics(queue_depth=lambda: batcher.depth)
     app = create_app(models, batcher, metrics, settings, keys)

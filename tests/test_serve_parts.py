@@ -121,6 +121,7 @@ def test_batcher_failure_fails_only_the_bad_request():
         ({"batch_wait_ms": -1}, "batch_wait_ms"),
         ({"alternatives_limit": -1}, "alternatives_limit"),
         ({"max_body_bytes": 1.5}, "max_body_bytes"),
+        ({"workers": 0}, "workers"),
     ],
 )
 def test_settings_are_checked(change, message):
@@ -261,3 +262,26 @@ def test_app_answers_with_the_translation():
         # hypotheses ["A", "A"]: the repeated best is no alternative
         (200, {"translatedText": ["A", "B"], "alternatives": [[], []]}),
     ]
+
+
+def test_two_workers_translate_two_groups_at_once_and_stop_cleanly():
+    """With ``workers=2`` a second group is translated while the first is still running (the
+    fake translation of each waits until both have started); every job gets its own texts."""
+    started = threading.Barrier(2, timeout=5)
+    calls = []
+
+    def fake(key, texts):
+        calls.append(list(texts))
+        started.wait()  # breaks (and fails the jobs) unless two calls run at the same time
+        return [[text.upper()] for text in texts]
+
+    batcher = Batcher(fake, wait_s=0.0, max_queue=100, max_batch=1, workers=2)
+    batcher.start()
+    try:
+        first = batcher.submit("m", ["a"])
+        second = batcher.submit("m", ["b"])
+        assert first.result(timeout=10) == [["A"]] and second.result(timeout=10) == [["B"]]
+    finally:
+        batcher.stop(timeout=5)
+    assert sorted(calls) == [["a"], ["b"]]
+    assert not any(thread.is_alive() for thread in batcher._threads)

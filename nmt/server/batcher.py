@@ -1,4 +1,4 @@
-"""One worker thread that owns the translators: requests queue, and those asking for the same
+"""Worker threads that own the translators: requests queue, and those asking for the same
 model and search are translated in one call, so concurrent clients share batches."""
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ class BatchStats:
 
 
 class Batcher:
-    """Queue of jobs, translated by one thread in groups of one key.
+    """Queue of jobs, translated by ``workers`` threads in groups of one key.
 
-    The idle worker waits ``wait_s`` after the first job arrives for others to join, then
+    An idle worker waits ``wait_s`` after the first job arrives for others to join, then
     translates every queued job of the oldest job's key (up to ``max_batch`` sentences) in one
-    call. ``submit`` refuses work when more than ``max_queue`` sentences would wait.
+    call. ``submit`` refuses work when more than ``max_queue`` sentences would wait. With two
+    workers, one translates while the other gathers the next group: a small search does not
+    keep two cores busy, and the TensorFlow calls release Python's lock.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class Batcher:
         max_queue: int,
         max_batch: int,
         on_batch: Callable[[BatchStats], None] | None = None,
+        workers: int = 1,
     ):
         self._translate = translate
         self._wait_s = wait_s
@@ -64,7 +67,10 @@ class Batcher:
         self._queued = 0  # sentences in self._jobs
         self._cond = threading.Condition()
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="nmt-translate", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"nmt-translate-{i}", daemon=True)
+            for i in range(workers)
+        ]
 
     @property
     def depth(self) -> tuple[int, int]:
@@ -73,15 +79,18 @@ class Batcher:
             return len(self._jobs), self._queued
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Take no new jobs, translate those queued, and end the worker."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def submit(self, key: Hashable, texts: list[str]) -> Future:
         """Queue ``texts``; the future gives their hypotheses' texts (see ``TranslateFn``).

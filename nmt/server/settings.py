@@ -18,9 +18,12 @@ class ServeSettings:
     batch_wait_ms: float = 10.0  # how long the idle worker waits for more requests to join
     max_batch: int = 2000  # sentences handed to the translator at once
     timeout_s: float = 60.0  # per request, queueing included; longer -> 504
+    workers: int = 1  # translator threads
 
     def __post_init__(self) -> None:
-        positive = ("char_limit", "batch_limit", "max_body_bytes", "max_queue", "max_batch")
+        positive = (
+            "char_limit", "batch_limit", "max_body_bytes", "max_queue", "max_batch", "workers"
+        )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
