@@ -4,8 +4,9 @@ function, computed in fewer, larger products.
 Keras' LSTM off the GPU steps its cell once per position, with the input product inside the
 loop, and differentiates that loop op by op: four products and a mask selection per position
 backward. Here the input product of all positions is one matrix product before the loop, the
-loop keeps only ``h @ recurrent_kernel``, and a hand-written gradient runs one product per
-position backward, leaving the weight gradients to three large products after it.
+loop keeps only ``h @ recurrent_kernel``, one sigmoid covers the four gates, and a hand-written
+gradient runs one product per position backward, leaving the weight gradients to three large
+products after it.
 
 Only training on a CPU uses it (``use_cpu_kernel``); on a GPU the layers keep the cuDNN kernel
 (docs/DESIGN.md), and search steps the cells itself. ``tests/test_cpu_lstm.py`` checks outputs,
@@ -71,9 +72,16 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
 
     def _forward(x, mask, h0, c0, kernel, recurrent_kernel, bias):
         steps = tf.shape(x)[1]
+        zero = tf.zeros((), x.dtype)
+        # tanh(z) = 2 sigmoid(2 z) - 1: with the cell-input gate's columns doubled, one sigmoid
+        # covers all four gates, and its derivative a (1 - a) all four pre-activations
+        units = tf.shape(recurrent_kernel)[0]
+        scale = tf.concat([tf.ones([2 * units], x.dtype), tf.fill([units], tf.cast(2, x.dtype)),
+                           tf.ones([units], x.dtype)], 0)
+        kernel_s, recurrent_s, bias_s = kernel * scale, recurrent_kernel * scale, bias * scale
         x_t = tf.transpose(x, (1, 0, 2))  # (T, B, D)
-        m_t = tf.transpose(mask)[:, :, None]  # (T, B, 1)
-        projected = tf.einsum("tbd,dg->tbg", x_t, kernel) + bias  # (T, B, 4H)
+        m_t = tf.transpose(mask > 0)[:, :, None]  # (T, B, 1) bool
+        projected = tf.einsum("tbd,dg->tbg", x_t, kernel_s) + bias_s  # (T, B, 4H)
         order = tf.range(steps - 1, -1, -1) if reverse else tf.range(steps)
 
         def array():
@@ -81,21 +89,20 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
 
         def step(s, h, c, y, outs, gates_a, c_prev_a, tanh_a, h_prev_a):
             t = order[s]
-            z = projected[t] + tf.matmul(h, recurrent_kernel)
-            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
-            i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
-            c_new = f * c + i * g
+            a = tf.sigmoid(projected[t] + tf.matmul(h, recurrent_s))  # (B, 4H)
+            i, f, a_c, o = tf.split(a, 4, axis=-1)
+            c_new = f * c + i * (2.0 * a_c - 1.0)
             tanh_c = tf.tanh(c_new)
             h_new = o * tanh_c
             m = m_t[t]
-            y = y + m * (h_new - y)
+            y = tf.where(m, h_new, y)
             return (
                 s + 1,
-                h + m * (h_new - h),
-                c + m * (c_new - c),
+                tf.where(m, h_new, h),
+                tf.where(m, c_new, c),
                 y,
                 outs.write(t, y),
-                gates_a.write(t, tf.concat([i, f, g, o], -1)),
+                gates_a.write(t, a),
                 c_prev_a.write(t, c),
                 tanh_a.write(t, tanh_c),
                 h_prev_a.write(t, h),
@@ -125,22 +132,21 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
             def back(s, dh, dc, dy, dz_a):
                 t = backward[s]
                 m = m_t[t]
-                i, f, g, o = tf.split(gates[t], 4, axis=-1)
+                a = gates[t]
+                i, f, a_c, o = tf.split(a, 4, axis=-1)
                 dy = dy + d_out_t[t]
-                dh_new = m * (dh + dy)
-                dc_new = m * dc + dh_new * o * (1.0 - tf.square(tanh_c[t]))
-                dz = tf.concat(
-                    [
-                        dc_new * g * i * (1.0 - i),
-                        dc_new * c_prev[t] * f * (1.0 - f),
-                        dc_new * i * (1.0 - tf.square(g)),
-                        dh_new * tanh_c[t] * o * (1.0 - o),
-                    ],
+                dh_new = tf.where(m, dh + dy, zero)
+                tanh = tanh_c[t]
+                dc_new = tf.where(m, dc, zero) + dh_new * o * (1.0 - tf.square(tanh))
+                d_a = tf.concat(
+                    [dc_new * (2.0 * a_c - 1.0), dc_new * c_prev[t], 2.0 * dc_new * i,
+                     dh_new * tanh],
                     -1,
                 )
-                dh_prev = tf.matmul(dz, recurrent_kernel, transpose_b=True) + (1.0 - m) * dh
-                dc_prev = dc_new * f + (1.0 - m) * dc
-                return s + 1, dh_prev, dc_prev, (1.0 - m) * dy, dz_a.write(t, dz)
+                dz = d_a * a * (1.0 - a)  # (B, 4H), the scaled pre-activations'
+                dh_prev = tf.matmul(dz, recurrent_s, transpose_b=True) + tf.where(m, zero, dh)
+                dc_prev = dc_new * f + tf.where(m, zero, dc)
+                return s + 1, dh_prev, dc_prev, tf.where(m, zero, dy), dz_a.write(t, dz)
 
             _, dh0, dc0, _, dz_a = tf.while_loop(
                 lambda s, *_: s < steps,
@@ -148,10 +154,11 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
                 (tf.constant(0), d_h, d_c, tf.zeros_like(d_h), array()),
             )
             dz = dz_a.stack()  # (T, B, 4H)
-            d_x = tf.transpose(tf.einsum("tbg,dg->tbd", dz, kernel), (1, 0, 2))
-            d_kernel = tf.einsum("tbd,tbg->dg", x_t, dz)
-            d_recurrent = tf.einsum("tbh,tbg->hg", h_prev, dz)
-            d_bias = tf.reduce_sum(dz, axis=(0, 1))
+            # the weights entered scaled: their gradients are the scaled ones' times the scale
+            d_x = tf.transpose(tf.einsum("tbg,dg->tbd", dz, kernel_s), (1, 0, 2))
+            d_kernel = tf.einsum("tbd,tbg->dg", x_t, dz) * scale
+            d_recurrent = tf.einsum("tbh,tbg->hg", h_prev, dz) * scale
+            d_bias = tf.reduce_sum(dz, axis=(0, 1)) * scale
             return d_x, None, dh0, dc0, d_kernel, d_recurrent, d_bias
 
         return (outputs, h, c), grad
