@@ -46,8 +46,7 @@ def setup(overrides: dict, args, src_tok, tgt_tok, pairs) -> tuple:
 
     from nmt.batching import TrainingBatches
     from nmt.config import load_config
-    from nmt.cpu_lstm import has_gpu
-    from nmt.env import cpu_has_native_bf16, training_precision
+    from nmt.env import cpu_has_native_bf16, has_gpu, training_precision
     from nmt.model import build_model
     from nmt.training import compile_model
 

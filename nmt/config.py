@@ -100,7 +100,7 @@ class TrainConfig:
     # Keras' loop, fewer and larger products); GPUs keep cuDNN
     cpu_lstm: bool = True
     # auto: mixed_bfloat16 on a CPU that multiplies bfloat16 natively (faster steps, the same
-    # dev BLEU per update in docs/recipe.md), float32 elsewhere (nmt.env.training_precision)
+    # dev BLEU per update in docs/training_speed.md), float32 elsewhere (nmt.env.training_precision)
     mixed_precision: Literal["auto", "none", "mixed_float16", "mixed_bfloat16"] = "auto"
     subword_sampling: bool = False
     sampling_alpha: float = 0.1

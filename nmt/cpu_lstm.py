@@ -15,16 +15,10 @@ states and every gradient against the Keras layers.
 
 from __future__ import annotations
 
-import functools
-
 import keras
 import tensorflow as tf
 
-
-@functools.cache
-def has_gpu() -> bool:
-    """Whether TensorFlow sees a GPU (asked once per process)."""
-    return bool(tf.config.list_logical_devices("GPU"))
+from nmt.env import has_gpu
 
 
 def use_cpu_kernel(enabled: bool) -> bool:
@@ -35,10 +29,10 @@ def use_cpu_kernel(enabled: bool) -> bool:
 
 def run_lstm(layer: keras.layers.LSTM, x, mask, initial_state=None):
     """``layer``'s masked sequence computation, as ``layer(x, mask=mask,
-    initial_state=initial_state)`` returns it: outputs ``(batch, time, units)`` (zeros where
-    ``mask`` is false), last ``h`` and ``c`` ``(batch, units)``. ``x`` ``(batch, time, dim)``,
-    ``mask`` ``(batch, time)`` bool or None; honours ``layer.go_backwards`` (outputs stay in
-    input order, as ``Bidirectional`` aligns them)."""
+    initial_state=initial_state)`` returns it off the GPU: outputs ``(batch, time, units)`` (a
+    masked position repeats the last output), last ``h`` and ``c`` ``(batch, units)``. ``x``
+    ``(batch, time, dim)``, ``mask`` ``(batch, time)`` bool or None; honours
+    ``layer.go_backwards`` (outputs stay in input order, as ``Bidirectional`` aligns them)."""
     cell = layer.cell
     dtype = x.dtype
     batch = tf.shape(x)[0]
@@ -50,7 +44,7 @@ def run_lstm(layer: keras.layers.LSTM, x, mask, initial_state=None):
     outputs, h, c = _lstm(
         layer.path.replace("/", "."),
         x,
-        tf.cast(mask, dtype),
+        tf.cast(mask, tf.bool),
         tf.cast(initial_state[0], dtype),
         tf.cast(initial_state[1], dtype),
         tf.cast(cell.kernel, dtype),
@@ -65,7 +59,7 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
     # named after the layer, so that profiles (bench/train_profile.py) tell the layers apart
     @tf.custom_gradient
     def forward(x, mask, h0, c0, kernel, recurrent_kernel, bias):
-        """Shapes: x (B, T, D), mask (B, T) 0/1, h0 c0 (B, H), kernel (D, 4H), recurrent (H, 4H),
+        """Shapes: x (B, T, D), mask (B, T) bool, h0 c0 (B, H), kernel (D, 4H), recurrent (H, 4H),
         bias (4H,)."""
         with tf.name_scope(scope):
             return _forward(x, mask, h0, c0, kernel, recurrent_kernel, bias)
@@ -80,7 +74,7 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
                            tf.ones([units], x.dtype)], 0)
         kernel_s, recurrent_s, bias_s = kernel * scale, recurrent_kernel * scale, bias * scale
         x_t = tf.transpose(x, (1, 0, 2))  # (T, B, D)
-        m_t = tf.transpose(mask > 0)[:, :, None]  # (T, B, 1) bool
+        m_t = tf.transpose(mask)[:, :, None]  # (T, B, 1) bool
         projected = tf.einsum("tbd,dg->tbg", x_t, kernel_s) + bias_s  # (T, B, 4H)
         order = tf.range(steps - 1, -1, -1) if reverse else tf.range(steps)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -119,3 +120,11 @@ def training_precision(setting: str, has_gpu: bool, native_bf16: bool) -> str:
     if setting != "auto":
         return "float32" if setting == "none" else setting
     return "mixed_bfloat16" if native_bf16 and not has_gpu else "float32"
+
+
+@functools.cache
+def has_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (asked once per process; imports TensorFlow)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))

@@ -42,11 +42,11 @@ from nmt.checkpoint import (
     update_metadata,
 )
 from nmt.config import Config, load_config, save_config
-from nmt.cpu_lstm import has_gpu, use_cpu_kernel
+from nmt.cpu_lstm import use_cpu_kernel
 from nmt.data import PreparedData, prepare_data, save_split
 from nmt.distribute import WorkerInfo, make_strategy, prepare_replicated_model, worker_run_dir
 from nmt.end_marks import learn_end_marks
-from nmt.env import cpu_has_native_bf16, training_precision
+from nmt.env import cpu_has_native_bf16, has_gpu, training_precision
 from nmt.io import atomic_copy, atomic_write_text
 from nmt.model import Seq2Seq, build_model
 from nmt.plots import PLOT_FILE, plot_history

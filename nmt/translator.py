@@ -18,6 +18,7 @@ from nmt.batching import budget_batches, pad_batch
 from nmt.config import Config, DecodeConfig
 from nmt.decoding import DecodeSettings, SearchResult, decode_settings
 from nmt.end_marks import EndMarks
+from nmt.env import has_gpu
 from nmt.numpy_decode import NumpyExecutor, gnmt_penalty
 from nmt.segment import split_ids
 from nmt.tokenizer import EOS_ID, PAD_ID, Tokenizer
@@ -74,12 +75,10 @@ class Translator:
         ``model`` (``from_run_numpy`` passes a ``NumpyExecutor`` and no model)."""
         self.model = model
         if executor is None:
-            import tensorflow as tf
-
             from nmt.executor import SearchExecutor
 
             if packed is None:
-                packed = not tf.config.list_physical_devices("GPU")
+                packed = not has_gpu()
             executor = SearchExecutor(model, frozen=frozen, packed=packed)
         self.executor = executor
         self.src_tokenizer = src_tokenizer

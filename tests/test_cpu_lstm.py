@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from nmt.config import ModelConfig, load_config
-from nmt.cpu_lstm import has_gpu, run_lstm, use_cpu_kernel
+from nmt.cpu_lstm import run_lstm, use_cpu_kernel
+from nmt.env import has_gpu
 from nmt.model import build_model
 from nmt.training import compile_model
 

@@ -44,9 +44,9 @@ class Batcher:
 
     An idle worker waits ``wait_s`` after the first job arrives for others to join, then
     translates every queued job of the oldest job's key (up to ``max_batch`` sentences) in one
-    call. ``submit`` refuses work when more than ``max_queue`` sentences would wait. With two
-    workers, one translates while the other gathers the next group: a small search does not
-    keep two cores busy, and the TensorFlow calls release Python's lock.
+    call. ``submit`` refuses work when more than ``max_queue`` sentences would wait. With more
+    than one worker, one translates while another gathers the next group (TensorFlow's calls
+    release Python's lock); on two cores that gained nothing (docs/serve.md).
     """
 
     def __init__(
