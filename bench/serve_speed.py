@@ -6,8 +6,9 @@ FILE`` (its own lines/s, model loading left out), then through one running ``pyt
 nmt.serve`` from that many concurrent clients, each sending its share one request at a time
 (``--per-request`` sentences per request): the server's sentences/s, p50/p95 request latency,
 sentences per translator call, and the ratio to the round's file sentences/s (taken within a
-round, as a shared machine's speed drifts). The clients run in this process, on the same
-machine as the server.
+round, as a shared machine's speed drifts). Each client is a process of its own
+(``--client-threads``: threads of this process, which then share one Python lock), on the same
+machine as the server, and its CPU time is reported beside the server's.
 
     python bench/serve_speed.py --model en-es --clients 1,4,16
 """
@@ -59,39 +60,73 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
 
 
-def load(url: str, body: dict, chunks: list[list[str]], clients: int) -> tuple[dict, dict]:
-    """Send ``chunks`` (one request each) from ``clients`` threads; the figures and, per
-    source, the translation it got."""
+def _client(url: str, body: dict, work: list[tuple[int, list[str]]], barrier, results) -> None:
+    """One client: after ``barrier``, send each ``(index, texts)`` and wait for its answer;
+    puts (answers, latencies, errors, CPU seconds) on ``results``."""
     import httpx
 
-    latencies: list[float] = []
     answers: dict[int, list[str]] = {}
+    latencies: list[float] = []
     errors: list[str] = []
-    lock = threading.Lock()
+    with httpx.Client(base_url=url, timeout=120) as http:
+        http.get("/health")  # connected before the clock starts
+        barrier.wait()
+        cpu = time.process_time()
+        for index, texts in work:
+            start = time.perf_counter()
+            got = http.post("/translate", json={**body, "q": texts})
+            latencies.append(time.perf_counter() - start)
+            if got.status_code == 200:
+                answers[index] = got.json()["translatedText"]
+            else:
+                errors.append(f"{got.status_code} {got.text[:200]}")
+        cpu = time.process_time() - cpu
+    results.put((answers, latencies, errors, cpu))
 
-    def client(mine: list[int]) -> None:
-        with httpx.Client(base_url=url, timeout=120) as http:
-            for index in mine:
-                start = time.perf_counter()
-                got = http.post("/translate", json={**body, "q": chunks[index]})
-                seconds = time.perf_counter() - start
-                with lock:
-                    latencies.append(seconds)
-                    if got.status_code == 200:
-                        answers[index] = got.json()["translatedText"]
-                    else:
-                        errors.append(f"{got.status_code} {got.text[:200]}")
 
-    threads = [
-        threading.Thread(target=client, args=(list(range(i, len(chunks), clients)),))
-        for i in range(clients)
+def load(
+    url: str, body: dict, chunks: list[list[str]], clients: int, threads: bool = False
+) -> tuple[dict, dict]:
+    """Send ``chunks`` (one request each) from ``clients`` concurrent clients, each its own
+    process (as clients on other machines would be: none waits for another's Python lock), or
+    with ``threads`` threads of this process; the figures and, per source, the translation it
+    got."""
+    import multiprocessing
+    import queue
+
+    context = multiprocessing.get_context("spawn")
+    shares = [
+        [(i, chunks[i]) for i in range(first, len(chunks), clients)] for first in range(clients)
     ]
+    if threads:
+        barrier, results = threading.Barrier(clients + 1), queue.Queue()
+        runners = [
+            threading.Thread(target=_client, args=(url, body, share, barrier, results))
+            for share in shares
+        ]
+    else:
+        barrier, results = context.Barrier(clients + 1), context.Queue()
+        runners = [
+            context.Process(target=_client, args=(url, body, share, barrier, results))
+            for share in shares
+        ]
+    for runner in runners:
+        runner.start()
+    barrier.wait(120)
     start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers: dict[int, list[str]] = {}
+    latencies: list[float] = []
+    errors: list[str] = []
+    client_cpu = 0.0
+    for _ in runners:
+        got, times, failed, cpu = results.get(timeout=600)
+        answers.update(got)
+        latencies += times
+        errors += failed
+        client_cpu += cpu
     wall = time.perf_counter() - start
+    for runner in runners:
+        runner.join()
     sentences = sum(len(c) for c in chunks)
     report = {
         "requests": len(chunks),
@@ -101,20 +136,30 @@ def load(url: str, body: dict, chunks: list[list[str]], clients: int) -> tuple[d
         "sentences_per_s": round(sentences / wall, 1),
         "p50_ms": round(1000 * percentile(latencies, 50), 1),
         "p95_ms": round(1000 * percentile(latencies, 95), 1),
+        # the clients share the server's cores: what they burnt is not the server's
+        "client_cpu_s": round(client_cpu, 2),
     }
     return report, answers
 
 
-def translator_calls(url: str) -> tuple[int, int]:
-    """(sentences, translator calls) so far, from the server's /metrics."""
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def translator_calls(url: str) -> tuple[int, int, float]:
+    """(sentences, translator calls, seconds in them) so far, from the server's /metrics."""
     import httpx
 
-    totals = {"nmt_sentences_total": 0, "nmt_batches_total": 0}
+    names = ("nmt_sentences_total", "nmt_batches_total", "nmt_translate_seconds_total")
+    totals = dict.fromkeys(names, 0.0)
     for line in httpx.get(f"{url}/metrics").text.splitlines():
         name = line.split("{", 1)[0]
         if name in totals:
-            totals[name] += int(line.rsplit(" ", 1)[1])
-    return totals["nmt_sentences_total"], totals["nmt_batches_total"]
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    sentences, calls, seconds = (totals[name] for name in names)
+    return int(sentences), int(calls), seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="corpus catalogue directory")
     parser.add_argument("--batch-wait-ms", type=float, help="the server's batch window")
     parser.add_argument("--workers", type=int, help="the server's translator threads")
+    parser.add_argument("--client-threads", action="store_true",
+                        help="clients as threads of this process, not one process each")
     args = parser.parse_args(argv)
     if args.per_request < 1:
         parser.error("--per-request must be at least 1")
@@ -147,15 +194,20 @@ def main(argv: list[str] | None = None) -> int:
         server_args += ["--workers", str(args.workers)]
     runs = []
     with ServerProcess(server_args, cwd=REPO) as server, tempfile.TemporaryDirectory() as tmp:
-        load(server.url, body, chunks[:32], 4)  # connections and batch shapes warmed up
+        load(server.url, body, chunks[:32], 4, threads=True)  # batch shapes warmed up
         for clients in (int(c) for c in args.clients.split(",")):
             file_report, file_lines = file_translation(str(run_dir), sources, Path(tmp))
-            sentences_before, calls_before = translator_calls(server.url)
-            report, answers = load(server.url, body, chunks, clients)
-            sentences, calls = translator_calls(server.url)
+            sentences_before, calls_before, busy_before = translator_calls(server.url)
+            server_cpu_before = process_cpu_s(server.process.pid)
+            report, answers = load(server.url, body, chunks, clients, args.client_threads)
+            report["server_cpu_s"] = round(process_cpu_s(server.process.pid) - server_cpu_before, 2)
+            sentences, calls, busy = translator_calls(server.url)
             report["sentences_per_translator_call"] = round(
                 (sentences - sentences_before) / max(1, calls - calls_before), 1
             )
+            # the share of the wall time the worker spent translating (the rest: waiting for
+            # requests to gather, and HTTP)
+            report["translator_busy_share"] = round((busy - busy_before) / report["seconds"], 2)
             got = [line for i in range(len(chunks)) for line in answers.get(i, [None] * k)]
             report["same_as_file"] = sum(a == b for a, b in zip(got, file_lines))
             report["of_file_speed"] = round(
@@ -168,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_request": k,
         "beam_size": _beam(run_dir),
         "cpu_count": os.cpu_count(),
+        "clients_as": "threads" if args.client_threads else "processes",
         "rounds": runs,
     }
     print(json.dumps(result, indent=2))

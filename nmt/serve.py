@@ -193,7 +193,7 @@ def serve(args: argparse.Namespace) -> int:
         wait_s=settings.batch_wait_ms / 1000,
         max_queue=settings.max_queue,
         max_batch=settings.max_batch,
-        on_batch=lambda stats: metrics.batch(stats.key[0], stats.sentences),
+        on_batch=lambda stats: metrics.batch(stats.key[0], stats.sentences, stats.seconds),
         workers=settings.workers,
     )
     metrics = Metrics(queue_depth=lambda: batcher.depth)

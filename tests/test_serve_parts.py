@@ -100,6 +100,36 @@ def test_batcher_skips_cancelled_jobs_and_drains_on_stop():
         batcher.submit("a", ["late"])
 
 
+def test_batcher_answers_a_lone_client_without_waiting_the_window():
+    fake = FakeTranslator()
+    batcher = make_batcher(fake, wait_s=2.0)
+    assert batcher.submit("a", ["first"]).result(5) == [["FIRST", "First"]]  # waited the window
+    start = time.perf_counter()
+    for text in ("two", "three"):  # one request in play at a time: nobody else to wait for
+        batcher.submit("a", [text]).result(5)
+    assert time.perf_counter() - start < 1.0
+    batcher.stop()
+    assert [texts for _, texts in fake.calls] == [["first"], ["two"], ["three"]]
+
+
+def test_batcher_waits_for_as_many_requests_as_were_in_play():
+    fake = FakeTranslator()
+    batcher = make_batcher(fake, wait_s=3.0)
+    for f in [batcher.submit("a", [f"x{i}"]) for i in range(3)]:
+        f.result(10)  # the first call: three requests
+    start = time.perf_counter()
+    returning = []
+    for i in range(3):  # the three clients come back one by one, 0.2 s apart
+        returning.append(batcher.submit("a", [f"y{i}"]))
+        time.sleep(0.2)
+    for f in returning:
+        f.result(10)
+    # one call as soon as the third came back, not three calls and not the whole window
+    assert time.perf_counter() - start < 2.5
+    batcher.stop()
+    assert [texts for _, texts in fake.calls] == [["x0", "x1", "x2"], ["y0", "y1", "y2"]]
+
+
 def test_batcher_failure_fails_only_the_bad_request():
     fake = FakeTranslator(poison="bad")
     batcher = make_batcher(fake, wait_s=0.2)
@@ -198,10 +228,13 @@ def test_metrics_text():
     metrics = Metrics(queue_depth=lambda: (2, 7))
     metrics.request("/translate", 200, 0.03)
     metrics.request("/translate", 400, 0.001)
-    metrics.batch('m"1', 5)
+    metrics.batch('m"1', 5, 0.25)
+    metrics.batch('m"1', 2, 0.5)
     text = metrics.render()
+    assert 'nmt_batches_total{model="m\\"1"} 2' in text
+    assert 'nmt_translate_seconds_total{model="m\\"1"} 0.750000' in text
     assert 'nmt_requests_total{endpoint="/translate",status="400"} 1' in text
-    assert 'nmt_sentences_total{model="m\\"1"} 5' in text
+    assert 'nmt_sentences_total{model="m\\"1"} 7' in text
     assert 'nmt_request_duration_seconds_bucket{le="0.01"} 1' in text
     assert 'nmt_request_duration_seconds_bucket{le="0.05"} 2' in text
     assert "nmt_request_duration_seconds_count 2" in text

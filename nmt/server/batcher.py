@@ -42,11 +42,15 @@ class BatchStats:
 class Batcher:
     """Queue of jobs, translated by ``workers`` threads in groups of one key.
 
-    An idle worker waits ``wait_s`` after the first job arrives for others to join, then
-    translates every queued job of the oldest job's key (up to ``max_batch`` sentences) in one
-    call. ``submit`` refuses work when more than ``max_queue`` sentences would wait. With more
-    than one worker, one translates while another gathers the next group (TensorFlow's calls
-    release Python's lock); on two cores that gained nothing (docs/serve.md).
+    An idle worker gives others up to ``wait_s`` to join the first queued job, then translates
+    every queued job of the oldest job's key (up to ``max_batch`` sentences) in one call. It
+    stops waiting early once as many requests queue as were in play when its last call ended
+    (answered by it, or queued meanwhile): clients that wait for an answer before they send
+    again come back together into one call instead of splitting into two half-size ones that
+    take turns, and a lone client is not kept waiting for company. ``submit`` refuses work
+    when more than ``max_queue`` sentences would wait. With more than one worker, one
+    translates while another gathers the next group (TensorFlow's calls release Python's
+    lock); on two cores that gained nothing (docs/serve.md).
     """
 
     def __init__(
@@ -65,6 +69,8 @@ class Batcher:
         self._on_batch = on_batch
         self._jobs: deque[Job] = deque()
         self._queued = 0  # sentences in self._jobs
+        # requests in play when the last call ended (None before the first): wait for no more
+        self._expected: int | None = None
         self._cond = threading.Condition()
         self._stopping = False
         self._threads = [
@@ -125,7 +131,11 @@ class Batcher:
                     return None
                 self._cond.wait()
             deadline = time.monotonic() + self._wait_s
-            while not self._stopping and self._queued < self._max_batch:
+            while (
+                not self._stopping
+                and self._queued < self._max_batch
+                and (self._expected is None or len(self._jobs) < self._expected)
+            ):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -175,6 +185,8 @@ class Batcher:
             self._on_batch(
                 BatchStats(jobs[0].key, len(texts), len(jobs), time.perf_counter() - start)
             )
+        with self._cond:
+            self._expected = max(1, len(jobs) + len(self._jobs))
         at = 0
         for job in jobs:
             job.future.set_result(found[at : at + len(job.texts)])

@@ -34,6 +34,7 @@ class Metrics:
         self._requests: Counter[tuple[str, int]] = Counter()
         self._sentences: Counter[str] = Counter()
         self._batches: Counter[str] = Counter()
+        self._translate_seconds: Counter[str] = Counter()
         self._bucket_counts = [0] * len(LATENCY_BUCKETS)
         self._latency_sum = 0.0
         self._latency_count = 0
@@ -50,11 +51,12 @@ class Metrics:
                 if seconds <= bound:
                     self._bucket_counts[i] += 1
 
-    def batch(self, model: str, sentences: int) -> None:
-        """Count one translator call of ``sentences`` sentences."""
+    def batch(self, model: str, sentences: int, seconds: float = 0.0) -> None:
+        """Count one translator call of ``sentences`` sentences that took ``seconds``."""
         with self._lock:
             self._sentences[model] += sentences
             self._batches[model] += 1
+            self._translate_seconds[model] += seconds
 
     def render(self) -> str:
         requests, sentences = self._queue_depth()
@@ -63,7 +65,10 @@ class Metrics:
             by_model = sorted(set(self._sentences) | set(self._batches))
             buckets = list(zip(LATENCY_BUCKETS, self._bucket_counts))
             latency_sum, latency_count = self._latency_sum, self._latency_count
-            counts = {m: (self._sentences[m], self._batches[m]) for m in by_model}
+            counts = {
+                m: (self._sentences[m], self._batches[m], self._translate_seconds[m])
+                for m in by_model
+            }
         histogram = "nmt_request_duration_seconds"
         lines = [
             *_family(
@@ -86,6 +91,15 @@ class Metrics:
                 "counter",
                 "Translator calls (queued requests translated together), by model.",
                 [f"nmt_batches_total{_labels(model=m)} {counts[m][1]}" for m in by_model],
+            ),
+            *_family(
+                "nmt_translate_seconds_total",
+                "counter",
+                "Seconds spent in translator calls, by model (its rate: how busy the worker is).",
+                [
+                    f"nmt_translate_seconds_total{_labels(model=m)} {counts[m][2]:.6f}"
+                    for m in by_model
+                ],
             ),
             *_family(
                 histogram,
