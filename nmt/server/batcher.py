@@ -185,6 +185,7 @@ class Batcher:
             self._on_batch(
                 BatchStats(jobs[0].key, len(texts), len(jobs), time.perf_counter() - start)
             )
+        # counted before the answers go out, or the first clients back would count twice
         with self._cond:
             self._expected = max(1, len(jobs) + len(self._jobs))
         at = 0

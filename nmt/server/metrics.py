@@ -51,7 +51,7 @@ class Metrics:
                 if seconds <= bound:
                     self._bucket_counts[i] += 1
 
-    def batch(self, model: str, sentences: int, seconds: float = 0.0) -> None:
+    def batch(self, model: str, sentences: int, seconds: float) -> None:
         """Count one translator call of ``sentences`` sentences that took ``seconds``."""
         with self._lock:
             self._sentences[model] += sentences
