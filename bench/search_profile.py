@@ -21,27 +21,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from xplane import compute_events  # noqa: E402
+
 ENCLOSING = {"Process", "ParallelFor", "ExecutorDoneCallback"}
 
 
 def op_table(xplane: Path, calls: int) -> tuple[dict, dict]:
     """Milliseconds and executions per call of every event on the inter-op threads, by type."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
-    space = xplane_pb2.XSpace()
-    space.ParseFromString(xplane.read_bytes())
     ms: collections.Counter = collections.Counter()
     count: collections.Counter = collections.Counter()
-    for plane in space.planes:
-        names = plane.event_metadata
-        for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):
-                continue
-            for event in line.events:
-                op_type = names[event.metadata_id].name.rsplit(":", 1)[-1]
-                ms[op_type] += event.duration_ps / 1e9 / calls
-                count[op_type] += 1 / calls
+    for name, duration_ps in compute_events(xplane):
+        op_type = name.rsplit(":", 1)[-1]
+        ms[op_type] += duration_ps / 1e9 / calls
+        count[op_type] += 1 / calls
     return ms, count
 
 

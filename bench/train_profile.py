@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import prepare, setup  # noqa: E402
+from xplane import compute_events  # noqa: E402
 
 # ops that only hold other ops (their time is their children's)
 CONTAINERS = {"While", "StatelessWhile", "PartitionedCall", "StatefulPartitionedCall", "If",
@@ -56,27 +57,17 @@ def region(op_name: str) -> str:
 
 def summarize(xplane: Path, steps: int) -> dict:
     """Per-step milliseconds of every op on the inter-op threads, by region and by op type."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
-    space = xplane_pb2.XSpace()
-    space.ParseFromString(xplane.read_bytes())
     by_region: collections.Counter = collections.Counter()
     by_type: collections.Counter = collections.Counter()
-    for plane in space.planes:
-        names = plane.event_metadata
-        for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):
-                continue
-            for event in line.events:
-                name = names[event.metadata_id].name
-                if ":" not in name or name.startswith(("Threadpool", "ExecutorState")):
-                    continue
-                op_name, op_type = name.rsplit(":", 1)
-                if op_type in CONTAINERS:
-                    continue
-                ms = event.duration_ps / 1e9 / steps
-                by_region[region(op_name)] += ms
-                by_type[op_type] += ms
+    for name, duration_ps in compute_events(xplane):
+        if ":" not in name or name.startswith(("Threadpool", "ExecutorState")):
+            continue
+        op_name, op_type = name.rsplit(":", 1)
+        if op_type in CONTAINERS:
+            continue
+        ms = duration_ps / 1e9 / steps
+        by_region[region(op_name)] += ms
+        by_type[op_type] += ms
     total = sum(by_region.values())
 
     def table(counter, top=None):
