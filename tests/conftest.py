@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,15 @@ def reverse_pairs(
         words = [rng.choice(WORDS) for _ in range(rng.randint(min_len, max_len))]
         pairs.append((" ".join(words), " ".join(w.upper() for w in reversed(words))))
     return pairs
+
+
+def ctrl_c_reaches_child() -> None:
+    """``preexec_fn`` for a child that a test interrupts as Ctrl-C in a terminal would.
+
+    A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across
+    exec: a test suite run that way would send a SIGINT the child never sees.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def write_tsv(path: Path, pairs: list[tuple[str, str]]) -> Path:

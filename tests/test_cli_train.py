@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, tiny_overrides
+from conftest import REPO, ctrl_c_reaches_child, tiny_overrides
 
 from nmt.cli_train import main
 
@@ -75,7 +75,13 @@ def test_ctrl_c_says_how_to_resume(reverse_corpus, tmp_path):
     command += _set(tiny_overrides(reverse_corpus, **{"train.backup_steps": 5}))
     env = dict(os.environ, NMT_PROGRESS="0", TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_reaches_child,
     )
     deadline = time.time() + 300
     while not (run / "backup" / "state.json").is_file() and time.time() < deadline:

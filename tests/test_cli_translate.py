@@ -15,7 +15,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, ctrl_c_reaches_child
 
 from nmt.cli_translate import main
 from nmt.interactive import Session
@@ -235,7 +235,7 @@ def test_ctrl_c_keeps_the_previous_output_file(trained_run, tmp_path):
     out.write_text("the user's previous translations\n", encoding="utf-8")
     process = _translate_process(
         trained_run, "-o", str(out), "--chunk-lines", "1", "-q",
-        stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ctrl_c_reaches_child,
     )  # fmt: skip
     process.stdin.write("alpha bravo charlie\n")
     process.stdin.flush()
