@@ -55,6 +55,34 @@ def run_lstm(layer: keras.layers.LSTM, x, mask, initial_state=None):
     return outputs, h, c
 
 
+def cell_forward(pre, h, c, y, m):
+    """One position's gate arithmetic: the new ``h``, ``c`` and output ``y`` (a masked row keeps
+    the old ones), with the gate activations ``a`` (B, 4H) and ``tanh(c_new)`` (B, H) that the
+    backward pass reuses. ``pre`` (B, 4H): the scaled pre-activations; ``m`` (B, 1) bool."""
+    a = tf.sigmoid(pre)
+    i, f, a_c, o = tf.split(a, 4, axis=-1)
+    c_new = f * c + i * (2.0 * a_c - 1.0)
+    tanh_c = tf.tanh(c_new)
+    h_new = o * tanh_c
+    return tf.where(m, h_new, h), tf.where(m, c_new, c), tf.where(m, h_new, y), a, tanh_c
+
+
+def cell_backward(a, tanh_c, c_prev, m, dh, dc, dy):
+    """One position's gradient through the gate arithmetic: ``dz`` (B, 4H), the scaled
+    pre-activations' gradient; the part of ``dh`` a masked row passes by; ``dc`` and the output
+    gradient ``dy`` for the position before. ``dy`` here already holds this position's output
+    gradient."""
+    zero = tf.zeros((), a.dtype)
+    i, f, a_c, o = tf.split(a, 4, axis=-1)
+    dh_new = tf.where(m, dh + dy, zero)
+    dc_new = tf.where(m, dc, zero) + dh_new * o * (1.0 - tf.square(tanh_c))
+    d_a = tf.concat(
+        [dc_new * (2.0 * a_c - 1.0), dc_new * c_prev, 2.0 * dc_new * i, dh_new * tanh_c], -1
+    )
+    dz = d_a * a * (1.0 - a)
+    return dz, tf.where(m, zero, dh), dc_new * f + tf.where(m, zero, dc), tf.where(m, zero, dy)
+
+
 def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: bool):
     # named after the layer, so that profiles (bench/train_profile.py) tell the layers apart
     @tf.custom_gradient
@@ -66,7 +94,6 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
 
     def _forward(x, mask, h0, c0, kernel, recurrent_kernel, bias):
         steps = tf.shape(x)[1]
-        zero = tf.zeros((), x.dtype)
         # tanh(z) = 2 sigmoid(2 z) - 1: with the cell-input gate's columns doubled, one sigmoid
         # covers all four gates, and its derivative a (1 - a) all four pre-activations
         units = tf.shape(recurrent_kernel)[0]
@@ -83,17 +110,12 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
 
         def step(s, h, c, y, outs, gates_a, c_prev_a, tanh_a, h_prev_a):
             t = order[s]
-            a = tf.sigmoid(projected[t] + tf.matmul(h, recurrent_s))  # (B, 4H)
-            i, f, a_c, o = tf.split(a, 4, axis=-1)
-            c_new = f * c + i * (2.0 * a_c - 1.0)
-            tanh_c = tf.tanh(c_new)
-            h_new = o * tanh_c
-            m = m_t[t]
-            y = tf.where(m, h_new, y)
+            pre = projected[t] + tf.matmul(h, recurrent_s)
+            h_next, c_next, y, a, tanh_c = cell_forward(pre, h, c, y, m_t[t])
             return (
                 s + 1,
-                tf.where(m, h_new, h),
-                tf.where(m, c_new, c),
+                h_next,
+                c_next,
                 y,
                 outs.write(t, y),
                 gates_a.write(t, a),
@@ -125,22 +147,11 @@ def _lstm(scope: str, x, mask, h0, c0, kernel, recurrent_kernel, bias, reverse: 
 
             def back(s, dh, dc, dy, dz_a):
                 t = backward[s]
-                m = m_t[t]
-                a = gates[t]
-                i, f, a_c, o = tf.split(a, 4, axis=-1)
-                dy = dy + d_out_t[t]
-                dh_new = tf.where(m, dh + dy, zero)
-                tanh = tanh_c[t]
-                dc_new = tf.where(m, dc, zero) + dh_new * o * (1.0 - tf.square(tanh))
-                d_a = tf.concat(
-                    [dc_new * (2.0 * a_c - 1.0), dc_new * c_prev[t], 2.0 * dc_new * i,
-                     dh_new * tanh],
-                    -1,
+                dz, dh_kept, dc_prev, dy = cell_backward(
+                    gates[t], tanh_c[t], c_prev[t], m_t[t], dh, dc, dy + d_out_t[t]
                 )
-                dz = d_a * a * (1.0 - a)  # (B, 4H), the scaled pre-activations'
-                dh_prev = tf.matmul(dz, recurrent_s, transpose_b=True) + tf.where(m, zero, dh)
-                dc_prev = dc_new * f + tf.where(m, zero, dc)
-                return s + 1, dh_prev, dc_prev, tf.where(m, zero, dy), dz_a.write(t, dz)
+                dh_prev = tf.matmul(dz, recurrent_s, transpose_b=True) + dh_kept
+                return s + 1, dh_prev, dc_prev, dy, dz_a.write(t, dz)
 
             _, dh0, dc0, _, dz_a = tf.while_loop(
                 lambda s, *_: s < steps,
