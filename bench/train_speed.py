@@ -31,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 VARIANTS = {
     "default": {},
     "keras_lstm": {"train.cpu_lstm": False},
+    "keras_adam": {"train.fused_adam": False},
     "float32": {"train.mixed_precision": "none"},
     "float32+keras_lstm": {"train.mixed_precision": "none", "train.cpu_lstm": False},
     "xla": {"train.jit_compile": True},

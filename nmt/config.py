@@ -99,6 +99,8 @@ class TrainConfig:
     # training on a CPU runs the LSTM layers' weights through nmt.cpu_lstm (tested equal to
     # Keras' loop, fewer and larger products); GPUs keep cuDNN
     cpu_lstm: bool = True
+    # Adam's update as TensorFlow's one-pass kernel (nmt.optimizer; the same formula as Keras')
+    fused_adam: bool = True
     # auto: mixed_bfloat16 on a CPU that multiplies bfloat16 natively (faster steps, the same
     # dev BLEU per update in docs/training_speed.md), float32 elsewhere (nmt.env.training_precision)
     mixed_precision: Literal["auto", "none", "mixed_float16", "mixed_bfloat16"] = "auto"

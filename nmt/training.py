@@ -49,6 +49,7 @@ from nmt.end_marks import learn_end_marks
 from nmt.env import cpu_has_native_bf16, has_gpu, training_precision
 from nmt.io import atomic_copy, atomic_write_text
 from nmt.model import Seq2Seq, build_model
+from nmt.optimizer import FusedAdam
 from nmt.plots import PLOT_FILE, plot_history
 from nmt.scoring import format_scores, score_corpus
 from nmt.tokenizer import Tokenizer, train_tokenizer
@@ -290,7 +291,8 @@ def compile_model(model: Seq2Seq, config: Config) -> None:
     """Adam with gradient clipping and the training LSTM kernel, as training uses them
     (benchmarks call it too)."""
     t = config.train
-    optimizer = keras.optimizers.Adam(
+    adam = FusedAdam if t.fused_adam else keras.optimizers.Adam
+    optimizer = adam(
         learning_rate=t.learning_rate,
         clipnorm=t.clipnorm or None,
         global_clipnorm=t.global_clipnorm or None,
