@@ -206,6 +206,9 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.timeout_s) + 5,
     )
     host, port = sock.getsockname()[:2]
+    # listen before saying so: connections made before uvicorn's loop runs then wait in the
+    # backlog instead of being refused (uvicorn listens again on the same socket)
+    sock.listen(2048)
     pairs = ", ".join(f"{m.source}->{m.target} ({m.name})" for m in models)
     print(f"serving {pairs} on http://{host}:{port}", file=sys.stderr, flush=True)
     # uvicorn stops gracefully on SIGTERM and then raises the signal again: let that end the
