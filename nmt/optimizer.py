@@ -1,7 +1,9 @@
-"""Adam whose per-variable update is TensorFlow's fused kernel.
+"""Adam whose per-variable update and gradient clipping take fewer passes over memory.
 
 Keras' Adam writes the update as about a dozen element-wise ops per variable, each a pass over
-the variable's size; ``ResourceApplyAdam`` does the same update in one pass. The formula is the
+the variable's size; ``ResourceApplyAdam`` does the same update in one pass. Keras' ``clipnorm``
+squares, sums, multiplies and divides the whole gradient; here the squared norm is one reading
+kernel (``l2_loss``) and the clip one multiplication by a scalar. The formula is the
 same (Keras' epsilon is added to ``sqrt(v)``, as the fused kernel does), the slots are Keras'
 own ``momentum`` and ``velocity`` variables, so checkpoints, resume and fine-tuning see no
 difference. Sparse gradients (an embedding lookup's) keep Keras' update: it squares each slice
@@ -24,6 +26,14 @@ class FusedAdam(keras.optimizers.Adam):
             raise ValueError("FusedAdam has no amsgrad; use keras.optimizers.Adam")
         kwargs.setdefault("name", "adam")
         super().__init__(**kwargs)
+
+    def _clip_by_norm(self, values, axes=None):
+        """``values`` scaled to norm at most ``clipnorm`` (Keras' clip, whole tensors only)."""
+        if axes is not None or isinstance(values, tf.IndexedSlices):
+            return super()._clip_by_norm(values, axes)
+        norm = tf.sqrt(2.0 * tf.nn.l2_loss(values))
+        clip = tf.cast(self.clipnorm, values.dtype)
+        return values * (clip / tf.maximum(norm, clip))
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """One Adam step of ``variable`` (any shape) by ``gradient`` (its shape, or slices)."""
