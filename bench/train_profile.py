@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     # every batch exactly --sentences long: the token budget never binds
     args.set = [f"train.max_batch_size={args.sentences}", "train.token_budget=1000000"] + args.set
     src_tok, tgt_tok, pairs = prepare(args)
-    model, epoch = setup({}, args, src_tok, tgt_tok, pairs)
+    model, epoch = setup("default", args, src_tok, tgt_tok, pairs)
     warm = epoch[: args.warmup]
     timed = epoch[args.warmup : args.warmup + args.timed]
     profiled = epoch[args.warmup + args.timed : args.warmup + args.timed + args.steps]

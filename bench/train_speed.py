@@ -37,10 +37,20 @@ VARIANTS = {
     "xla": {"train.jit_compile": True},
     "bf16": {"train.mixed_precision": "mixed_bfloat16"},
     "xla+bf16": {"train.jit_compile": True, "train.mixed_precision": "mixed_bfloat16"},
+    "float32_output": {},  # an untied output layer kept in float32 under mixed precision
 }
 
 
-def setup(overrides: dict, args, src_tok, tgt_tok, pairs) -> tuple:
+def _float32_output(model) -> None:
+    if model.output_projection is None:
+        raise SystemExit("float32_output needs model.tie_embeddings=false")
+    model.output_projection.dtype_policy = "float32"
+
+
+AFTER_BUILD = {"float32_output": _float32_output}  # variants that change the built model
+
+
+def setup(name: str, args, src_tok, tgt_tok, pairs) -> tuple:
     """A compiled default model (with ``overrides`` and ``args.set``) and its first epoch of
     batches: ``(model, [(x, y), ...])``."""
     import keras
@@ -51,6 +61,7 @@ def setup(overrides: dict, args, src_tok, tgt_tok, pairs) -> tuple:
     from nmt.model import build_model
     from nmt.training import compile_model
 
+    overrides = VARIANTS[name]
     config = load_config(args.config, [f"{k}={v}" for k, v in overrides.items()] + args.set)
     t = config.train
     keras.mixed_precision.set_global_policy(
@@ -66,13 +77,15 @@ def setup(overrides: dict, args, src_tok, tgt_tok, pairs) -> tuple:
     model = build_model(
         config.model, src_tok.vocabulary_size, tgt_tok.vocabulary_size, t.label_smoothing
     )
+    if name in AFTER_BUILD:
+        AFTER_BUILD[name](model)
     compile_model(model, config)
     return model, list(batches.epoch_batches(0))
 
 
 def measure(args, src_tok, tgt_tok, pairs) -> dict:
     """Alternated rounds over every variant of ``args.variants``: their results by name."""
-    runs = {name: setup(VARIANTS[name], args, src_tok, tgt_tok, pairs)
+    runs = {name: setup(name, args, src_tok, tgt_tok, pairs)
             for name in args.variants.split(",")}
     for model, epoch in runs.values():
         for x, y in epoch[: args.warmup]:

@@ -71,8 +71,10 @@ class Seq2Seq(keras.Model):
         if tie_embeddings:
             self.output_projection = None
         else:
+            # the dtype policy's compute dtype, as the tied product: under mixed_bfloat16 this
+            # is the step's largest product, and the logits are cast to float32 for the loss
             self.output_projection = keras.layers.Dense(
-                tgt_vocabulary_size, dtype="float32", name="output_projection"
+                tgt_vocabulary_size, name="output_projection"
             )
 
     def build(self, input_shape=None):

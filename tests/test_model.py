@@ -173,6 +173,22 @@ def test_decode_step_from_the_decode_tables_matches_the_plain_step():
     np.testing.assert_allclose(np.asarray(without), np.asarray(plain), atol=1e-5)
 
 
+def test_mixed_bfloat16_multiplies_the_output_layer_in_bfloat16():
+    # the output layer is the step's largest product: a float32 one left bfloat16's gain unused
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model(ModelConfig(tie_embeddings=False, **SMALL), 50, 60)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert model.output_projection.compute_dtype == "bfloat16"
+    assert model.output_projection.kernel.dtype == "float32"  # float32 master weights
+    src = np.array([[5, 6, 7]], dtype="int32")
+    tgt = np.array([[2, 10]], dtype="int32")
+    logits = model({"encoder_inputs": src, "decoder_inputs": tgt})
+    assert str(logits.dtype) in ("float32", "<dtype: 'float32'>")  # the loss stays float32
+
+
 def test_label_smoothed_loss_ignores_padding():
     logits = np.log(np.array([[[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]], "float32"))
     labels = np.array([[1, 0]])  # the second position is padding
