@@ -38,6 +38,7 @@ VARIANTS = {
     "bf16": {"train.mixed_precision": "mixed_bfloat16"},
     "xla+bf16": {"train.jit_compile": True, "train.mixed_precision": "mixed_bfloat16"},
     "float32_output": {},  # an untied output layer kept in float32 under mixed precision
+    "autodiff_loss": {},  # the loss as a dense smoothed target and autodiff's gradient
 }
 
 
@@ -47,7 +48,26 @@ def _float32_output(model) -> None:
     model.output_projection.dtype_policy = "float32"
 
 
-AFTER_BUILD = {"float32_output": _float32_output}  # variants that change the built model
+def _autodiff_loss(model) -> None:
+    import types
+
+    from keras import ops
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        logits, labels = ops.cast(y_pred, "float32"), ops.cast(y, "int32")
+        e = self.label_smoothing
+        target = ops.one_hot(labels, ops.shape(logits)[-1]) * (1.0 - e) + e / logits.shape[-1]
+        nll = ops.categorical_crossentropy(target, logits, from_logits=True)
+        mask = ops.cast(ops.not_equal(labels, 0), "float32")
+        return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+    model.compute_loss = types.MethodType(compute_loss, model)
+
+
+AFTER_BUILD = {  # variants that change the built model
+    "float32_output": _float32_output,
+    "autodiff_loss": _autodiff_loss,
+}
 
 
 def setup(name: str, args, src_tok, tgt_tok, pairs) -> tuple:

@@ -7,6 +7,7 @@ from keras import ops
 
 from nmt.config import ModelConfig
 from nmt.layers import Decoder, Encoder
+from nmt.loss import smoothed_cross_entropy
 from nmt.tokenizer import PAD_ID
 from nmt.weights import bridge_index
 
@@ -193,28 +194,6 @@ class Seq2Seq(keras.Model):
             "label_smoothing": self.label_smoothing,
             "name": self.name,
         }
-
-
-def smoothed_cross_entropy(labels, logits, label_smoothing: float):
-    """Mean over non-pad positions of ``(1 - e) * NLL + e * uniform cross-entropy``, which is the
-    cross-entropy against the target distribution ``(1 - e) * one_hot + e / vocabulary_size``.
-
-    ``labels`` ``(batch, tgt_len)`` int, ``logits`` ``(batch, tgt_len, vocab)``. Written with the
-    fused softmax cross-entropy: picking the label's log-probability out of the full
-    log-softmax has a gradient scattered into a ``(tokens, vocab)`` tensor, which cost a CPU
-    training step more than the output layer's products (``bench/train_profile.py``).
-    """
-    logits = ops.cast(logits, "float32")
-    labels = ops.cast(labels, "int32")
-    if label_smoothing:
-        vocabulary_size = ops.shape(logits)[-1]
-        target = ops.one_hot(labels, vocabulary_size) * (1.0 - label_smoothing)
-        target = target + label_smoothing / ops.cast(vocabulary_size, "float32")
-        nll = ops.categorical_crossentropy(target, logits, from_logits=True)
-    else:
-        nll = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    mask = ops.cast(ops.not_equal(labels, PAD_ID), "float32")
-    return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
 def build_model(

@@ -7,7 +7,7 @@ import pytest
 from conftest import keras_round_trip
 
 from nmt.config import ModelConfig
-from nmt.model import build_model, smoothed_cross_entropy
+from nmt.model import build_model
 
 SMALL = dict(embedding_dim=16, hidden_dim=24, dropout=0.1)
 
@@ -187,17 +187,6 @@ def test_mixed_bfloat16_multiplies_the_output_layer_in_bfloat16():
     tgt = np.array([[2, 10]], dtype="int32")
     logits = model({"encoder_inputs": src, "decoder_inputs": tgt})
     assert str(logits.dtype) in ("float32", "<dtype: 'float32'>")  # the loss stays float32
-
-
-def test_label_smoothed_loss_ignores_padding():
-    logits = np.log(np.array([[[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]], "float32"))
-    labels = np.array([[1, 0]])  # the second position is padding
-    # position 0: label 1 has p=0.1 -> NLL = -log 0.1
-    plain = float(smoothed_cross_entropy(labels, logits, 0.0))
-    assert plain == pytest.approx(-np.log(0.1), rel=1e-5)
-    smooth = float(smoothed_cross_entropy(labels, logits, 0.2))
-    expected = 0.8 * -np.log(0.1) + 0.2 * -np.mean(np.log([0.7, 0.1, 0.1, 0.1]))
-    assert smooth == pytest.approx(expected, rel=1e-5)
 
 
 def test_tied_embeddings_share_the_output_matrix():
