@@ -71,8 +71,9 @@ AFTER_BUILD = {  # variants that change the built model
 
 
 def setup(name: str, args, src_tok, tgt_tok, pairs) -> tuple:
-    """A compiled default model (with ``overrides`` and ``args.set``) and its first epoch of
-    batches: ``(model, [(x, y), ...])``."""
+    """A compiled default model for the variant ``name`` (its ``VARIANTS`` overrides and
+    ``args.set``, then its ``AFTER_BUILD`` change) and its first epoch of batches:
+    ``(model, [(x, y), ...])``."""
     import keras
 
     from nmt.batching import TrainingBatches

@@ -13,6 +13,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from nmt.tokenizer import PAD_ID
+from nmt.vocab_kernels import log_normalizer
 
 
 def smoothed_cross_entropy(labels, logits, label_smoothing: float) -> tf.Tensor:
@@ -39,12 +40,9 @@ def _weighted_cross_entropy(logits, labels, share, e: float) -> tf.Tensor:
     def loss(logits):
         vocabulary_size = tf.cast(tf.shape(logits)[-1], tf.float32)
         probs = tf.nn.softmax(logits)
-        top = tf.reduce_max(logits, -1)
-        # log of the normaliser from the largest probability, which is at least 1 / vocab and
-        # never underflows: log sum exp(x) = max(x) - log max(p)
-        log_normalizer = top - tf.math.log(tf.reduce_max(probs, -1))
+        normalizer = log_normalizer(tf.reduce_max(logits, -1), tf.reduce_max(probs, -1))
         label_logit = tf.gather(logits, labels, batch_dims=2)
-        token_loss = log_normalizer - (1.0 - e) * label_logit
+        token_loss = normalizer - (1.0 - e) * label_logit
         if e:
             token_loss -= e / vocabulary_size * tf.reduce_sum(logits, -1)
         value = tf.reduce_sum(share * token_loss)

@@ -124,12 +124,18 @@ def argmax_and_normalizer(scores: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return best, _normalizer_at(scores, best)
 
 
+def log_normalizer(best_score: tf.Tensor, best_prob: tf.Tensor) -> tf.Tensor:
+    """``logsumexp`` of a row from its largest entry and that entry's softmax probability:
+    ``best_score - log(best_prob)``. Exact, and ``best_prob >= 1 / vocab`` never underflows."""
+    return best_score - tf.math.log(best_prob)
+
+
 def _normalizer_at(scores: tf.Tensor, best: tf.Tensor) -> tf.Tensor:
     """``logsumexp`` over the last axis of ``scores`` ``(..., vocab)`` from the softmax at
-    ``best`` ``(...)``, the index of each row's maximum: ``best_score - log(softmax[best])``."""
+    ``best`` ``(...)``, the index of each row's maximum (``log_normalizer``)."""
     batch_dims = len(best.shape)
     probs = tf.gather(tf.nn.softmax(scores), best, batch_dims=batch_dims)
-    return tf.gather(scores, best, batch_dims=batch_dims) - tf.math.log(probs)
+    return log_normalizer(tf.gather(scores, best, batch_dims=batch_dims), probs)
 
 
 def _argmax_in_groups(grouped: tf.Tensor, maxima: tf.Tensor) -> tf.Tensor:
