@@ -6,6 +6,7 @@ python -m nmt.serve --model en-es --model es-en [--host 127.0.0.1] [--port 5000]
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -42,7 +43,13 @@ LIMIT_OPTIONS = (
     ),
     ("--max-batch", "max_batch", int, "most sentences translated in one call"),
     ("--timeout", "timeout_s", float, "seconds per request, queueing included (longer: 504)"),
-    ("--workers", "workers", int, "translator threads (one translates while another gathers)"),
+    (
+        "--workers",
+        "workers",
+        int,
+        "translator threads sharing the waiting requests, one per CPU unless given; with more "
+        "than one, each translates on one core",
+    ),
 )
 
 
@@ -157,6 +164,18 @@ def load_models(names: list[str] | None) -> tuple[list[ServedModel], dict[str, T
     return served, translators
 
 
+def one_core_per_worker(workers: int) -> None:
+    """With several translator threads, run each call's operations on its own thread
+    (TensorFlow's intra-op pool of one): a call of a few sentences gains nothing from a second
+    core, and calls sharing one pool slow each other down, while calls on separate cores run
+    side by side (docs/serve.md). A user's ``TF_NUM_INTRAOP_THREADS`` wins. Call it before
+    TensorFlow runs anything."""
+    if workers > 1 and "TF_NUM_INTRAOP_THREADS" not in os.environ:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+
+
 def translate_fn(translators: dict[str, Translator]):
     """The batcher's translate: (model, beam, n-best) key and texts -> hypotheses' texts."""
 
@@ -186,6 +205,7 @@ def serve(args: argparse.Namespace) -> int:
     sock = listen_socket(args.host, args.port)
     prefer_onednn()
     quiet_tensorflow()
+    one_core_per_worker(settings.workers)
     models, translators = load_models(args.model)
     metrics: Metrics
     batcher = Batcher(

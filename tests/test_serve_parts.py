@@ -57,14 +57,17 @@ def test_batcher_translates_queued_jobs_of_one_key_together():
     assert [(s.sentences, s.requests) for s in seen] == [(10, 5), (1, 1)]
 
 
-def test_batcher_caps_a_call_at_max_batch():
+def test_batcher_caps_a_call_at_max_batch_splitting_requests():
     fake = FakeTranslator()
     batcher = make_batcher(fake, wait_s=0.2, max_batch=4)
-    futures = [batcher.submit("a", ["p", "q", "r"]) for _ in range(3)]
-    for f in futures:
-        f.result(5)
+    futures = [batcher.submit("a", [f"p{i}", f"q{i}", f"r{i}"]) for i in range(3)]
+    assert [f.result(5) for f in futures] == [
+        [[f"{t}{i}".upper(), f"{t}{i}".title()] for t in "pqr"] for i in range(3)
+    ]
     batcher.stop()
-    assert [len(texts) for _, texts in fake.calls] == [3, 3, 3]
+    assert [texts for _, texts in fake.calls] == [
+        ["p0", "q0", "r0", "p1"], ["q1", "r1", "p2", "q2"], ["r2"]
+    ]
 
 
 def test_batcher_refuses_work_over_the_queue_bound_at_once():
@@ -318,3 +321,73 @@ def test_two_workers_translate_two_groups_at_once_and_stop_cleanly():
         batcher.stop(timeout=5)
     assert sorted(calls) == [["a"], ["b"]]
     assert not any(thread.is_alive() for thread in batcher._threads)
+
+
+def test_idle_workers_share_one_large_request_and_answer_it_in_order():
+    """Two idle workers split a 9-text request (5 + 4) and translate both parts at the same time
+    (each fake call waits until the other has started); the answer keeps the request's order."""
+    started = threading.Barrier(2, timeout=5)
+    calls = []
+
+    def fake(key, texts):
+        calls.append(list(texts))
+        started.wait()
+        return [[text.upper()] for text in texts]
+
+    batcher = Batcher(fake, wait_s=0.3, max_queue=100, max_batch=100, workers=2)
+    batcher.start()
+    try:
+        time.sleep(0.1)  # both workers idle
+        texts = [f"t{i}" for i in range(9)]
+        assert batcher.submit("m", texts).result(timeout=10) == [[t.upper()] for t in texts]
+    finally:
+        batcher.stop(timeout=5)
+    assert sorted(calls) == [texts[:5], texts[5:]]
+
+
+def test_idle_workers_split_many_small_requests_evenly():
+    """Sixteen one-text requests waiting for two idle workers go as two calls of eight."""
+    gate = threading.Event()
+    calls = []
+
+    def fake(key, texts):
+        gate.wait(10)
+        calls.append(list(texts))
+        return [[text] for text in texts]
+
+    batcher = Batcher(fake, wait_s=0.5, max_queue=100, max_batch=100, workers=2)
+    batcher.start()
+    try:
+        time.sleep(0.1)
+        futures = [batcher.submit("m", [f"x{i}"]) for i in range(16)]
+        time.sleep(0.7)  # the window passes: both workers take their share
+        gate.set()
+        assert [f.result(timeout=10) for f in futures] == [[[f"x{i}"]] for i in range(16)]
+    finally:
+        batcher.stop(timeout=5)
+    assert sorted(len(c) for c in calls) == [8, 8]
+
+
+def test_a_failing_part_fails_its_request_once_and_spares_the_others():
+    """A request split between two workers fails when one part fails; a request sharing the
+    failed call is retried alone and answered."""
+    calls = []
+
+    def fake(key, texts):
+        calls.append(list(texts))
+        if "bad" in texts:
+            raise ValueError("poisoned")
+        return [[text] for text in texts]
+
+    batcher = Batcher(fake, wait_s=0.3, max_queue=100, max_batch=100, workers=2)
+    batcher.start()
+    try:
+        time.sleep(0.1)
+        split = batcher.submit("m", ["a", "b", "c", "bad"])
+        other = batcher.submit("m", ["ok"])
+        with pytest.raises(ValueError, match="poisoned"):
+            split.result(timeout=10)
+        assert other.result(timeout=10) == [["ok"]]
+        assert batcher.submit("m", ["still"]).result(timeout=10) == [["still"]]
+    finally:
+        batcher.stop(timeout=5)

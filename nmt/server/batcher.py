@@ -3,6 +3,7 @@ model and search are translated in one call, so concurrent clients share batches
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -22,16 +23,43 @@ class Stopped(RuntimeError):
     """The batcher is shutting down and takes no new requests."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
+    """One request: its texts, and their hypotheses as the parts translated so far give them."""
+
     key: Hashable
     texts: list[str]
     future: Future = field(default_factory=Future)
+    found: list = field(default_factory=list)  # per text, once translated
+    left: int = 0  # texts not translated yet
+    taken: bool = False  # a worker has begun it (its future is running, or was cancelled)
+
+    def __post_init__(self) -> None:
+        self.found = [None] * len(self.texts)
+        self.left = len(self.texts)
+
+
+@dataclass(frozen=True, eq=False)
+class Part:
+    """Texts ``start:stop`` of ``job``: what one translator call takes of a request. A request
+    larger than a worker's share is split, so that idle workers translate it together."""
+
+    job: Job
+    start: int
+    stop: int
+
+    @property
+    def texts(self) -> list[str]:
+        return self.job.texts[self.start : self.stop]
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
 
 
 @dataclass
 class BatchStats:
-    """What the worker reports after each translator call (for metrics)."""
+    """What a worker reports after each translator call (for metrics)."""
 
     key: Hashable
     sentences: int
@@ -40,17 +68,17 @@ class BatchStats:
 
 
 class Batcher:
-    """Queue of jobs, translated by ``workers`` threads in groups of one key.
+    """Queue of requests, translated by ``workers`` threads in groups of one key.
 
-    An idle worker gives others up to ``wait_s`` to join the first queued job, then translates
-    every queued job of the oldest job's key (up to ``max_batch`` sentences) in one call. It
-    stops waiting early once as many requests queue as were in play when its last call ended
-    (answered by it, or queued meanwhile): clients that wait for an answer before they send
-    again come back together into one call instead of splitting into two half-size ones that
-    take turns, and a lone client is not kept waiting for company. ``submit`` refuses work
-    when more than ``max_queue`` sentences would wait. With more than one worker, one
-    translates while another gathers the next group (TensorFlow's calls release Python's
-    lock); on two cores that gained nothing (docs/serve.md).
+    An idle worker gives others up to ``wait_s`` to join the first queued request, then takes
+    its share of the queue: the oldest request's key's texts, divided evenly among the workers
+    idle at that moment (at most ``max_batch``), splitting a request where the share ends. Two
+    idle workers thus translate sixteen waiting sentences as two calls of eight at the same time,
+    and one large request on both. A worker stops waiting early once as many requests queue as
+    were in play when its last call ended (the requests it answered plus those queued
+    meanwhile): clients that wait for an answer before they send again come back together, and
+    a lone client is not kept waiting for company. ``submit`` refuses work when more than
+    ``max_queue`` sentences would wait.
     """
 
     def __init__(
@@ -67,10 +95,9 @@ class Batcher:
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._on_batch = on_batch
-        self._jobs: deque[Job] = deque()
-        self._queued = 0  # sentences in self._jobs
-        # requests in play when the last call ended (None before the first): wait for no more
-        self._expected: int | None = None
+        self._parts: deque[Part] = deque()
+        self._queued = 0  # sentences in self._parts
+        self._idle = 0  # workers looking for work
         self._cond = threading.Condition()
         self._stopping = False
         self._threads = [
@@ -80,16 +107,17 @@ class Batcher:
 
     @property
     def depth(self) -> tuple[int, int]:
-        """(requests, sentences) waiting."""
+        """(requests, sentences) waiting; a request split between workers counts once per part
+        that waits."""
         with self._cond:
-            return len(self._jobs), self._queued
+            return len(self._parts), self._queued
 
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Take no new jobs, translate those queued, and end the worker."""
+        """Take no new jobs, translate those queued, and end the workers."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
@@ -100,7 +128,7 @@ class Batcher:
 
     def submit(self, key: Hashable, texts: list[str]) -> Future:
         """Queue ``texts``; the future gives their hypotheses' texts (see ``TranslateFn``).
-        Cancelling the future before the worker takes it drops the job."""
+        Cancelling the future before a worker takes it drops the job."""
         job = Job(key, list(texts))
         with self._cond:
             if self._stopping:
@@ -109,87 +137,134 @@ class Batcher:
                 raise Overloaded(
                     f"{self._queued} sentences are waiting (at most {self._max_queue})"
                 )
-            self._jobs.append(job)
-            self._queued += len(job.texts)
-            self._cond.notify_all()
+            if job.texts:
+                self._parts.append(Part(job, 0, len(job.texts)))
+                self._queued += len(job.texts)
+                self._cond.notify_all()
+        if not job.texts:
+            job.future.set_running_or_notify_cancel()
+            job.future.set_result([])
         return job.future
 
-    # --- worker -------------------------------------------------------------------------------
+    # --- workers ------------------------------------------------------------------------------
     def _run(self) -> None:
+        expected: int | None = None  # requests in play when this worker's last call ended
         while True:
-            group = self._next_group()
+            group = self._next_group(expected)
             if group is None:
                 return
-            self._translate_group(group)
+            if group:
+                expected = self._translate_group(group)
 
-    def _next_group(self) -> list[Job] | None:
-        """Wait for jobs, give others the wait window to join, and take the oldest job's key's
-        jobs; None once stopping with nothing queued."""
+    def _next_group(self, expected: int | None) -> list[Part] | None:
+        """Wait for work, give others the wait window to join, and take this worker's share of
+        the oldest request's key; None once stopping with nothing queued."""
         with self._cond:
-            while not self._jobs:
-                if self._stopping:
-                    return None
-                self._cond.wait()
-            deadline = time.monotonic() + self._wait_s
-            while (
-                not self._stopping
-                and self._queued < self._max_batch
-                and (self._expected is None or len(self._jobs) < self._expected)
-            ):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            key = self._jobs[0].key
-            group: list[Job] = []
-            size = 0
-            kept: deque[Job] = deque()
-            for job in self._jobs:
-                fits = not group or size + len(job.texts) <= self._max_batch
-                if job.key == key and fits:
-                    group.append(job)
-                    size += len(job.texts)
-                else:
-                    kept.append(job)
-            self._jobs = kept
-            self._queued -= size
-        # a job whose request gave up (timeout, closed connection) is not translated
-        return [job for job in group if job.future.set_running_or_notify_cancel()]
+            self._idle += 1
+            try:
+                while not self._parts:
+                    if self._stopping:
+                        return None
+                    self._cond.wait()
+                deadline = time.monotonic() + self._wait_s
+                while (
+                    not self._stopping
+                    and self._queued < self._max_batch
+                    and (expected is None or len(self._parts) < expected)
+                ):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                if not self._parts:  # another worker took it all meanwhile
+                    return []
+                group = self._take(math.ceil(self._queued / self._idle))
+            finally:
+                self._idle -= 1
+            # a request that gave up (timeout, closed connection) is not translated
+            return [part for part in group if self._begin(part.job)]
 
-    def _translate_group(self, group: list[Job]) -> None:
-        if not group:
-            return
-        error = self._translate_jobs(group)
-        if error is None:
-            return
+    def _take(self, share: int) -> list[Part]:
+        """Up to ``min(share, max_batch)`` texts (at least one part) of the oldest part's key,
+        oldest first, splitting the part where the share ends. Holds the lock."""
+        share = min(share, self._max_batch)
+        key = self._parts[0].job.key
+        group: list[Part] = []
+        size = 0
+        kept: deque[Part] = deque()
+        for part in self._parts:
+            room = share - size
+            if part.job.key != key or room <= 0:
+                kept.append(part)
+            elif part.size <= room:
+                group.append(part)
+                size += part.size
+            else:
+                group.append(Part(part.job, part.start, part.start + room))
+                kept.append(Part(part.job, part.start + room, part.stop))
+                size += room
+        self._parts = kept
+        self._queued -= size
+        return group
+
+    def _begin(self, job: Job) -> bool:
+        """Whether ``job``'s part is to be translated: its first part marks it running, unless
+        it was cancelled."""
+        with self._cond:
+            if not job.taken:
+                job.taken = True
+                return job.future.set_running_or_notify_cancel()
+            return not job.future.done()
+
+    def _translate_group(self, group: list[Part]) -> int:
+        """Translate ``group`` and answer its requests; the requests in play when the answers
+        went out (the worker's next wait is for that many)."""
+        outcome = self._translate_parts(group)
+        if isinstance(outcome, int):
+            return outcome
         if len(group) == 1:
-            group[0].future.set_exception(error)
-            return
-        # translate each request alone, so that one bad request fails only itself
-        for job in group:
-            error = self._translate_jobs([job])
-            if error is not None:
-                job.future.set_exception(error)
+            self._answer(group, outcome)
+            return 1
+        # each part alone, so that one bad request fails only itself
+        for part in group:
+            outcome = self._translate_parts([part])
+            if not isinstance(outcome, int):
+                self._answer([part], outcome)
+        return len(group)
 
-    def _translate_jobs(self, jobs: list[Job]) -> Exception | None:
-        """Translate ``jobs`` in one call and give each its share; the error if it failed."""
-        texts = [text for job in jobs for text in job.texts]
+    def _translate_parts(self, parts: list[Part]) -> int | Exception:
+        """Translate ``parts`` in one call and answer them: the requests in play then, or the
+        error if the call failed (nothing answered)."""
+        texts = [text for part in parts for text in part.texts]
         start = time.perf_counter()
         try:
-            found = self._translate(jobs[0].key, texts)
+            found = self._translate(parts[0].job.key, texts)
         except Exception as err:  # noqa: BLE001  (reported to the requests; the worker lives on)
             return err
         if len(found) != len(texts):
             return RuntimeError(f"the translator gave {len(found)} results for {len(texts)} texts")
         if self._on_batch is not None:
             self._on_batch(
-                BatchStats(jobs[0].key, len(texts), len(jobs), time.perf_counter() - start)
+                BatchStats(parts[0].job.key, len(texts), len(parts), time.perf_counter() - start)
             )
-        # counted before the answers go out, or the first clients back would count twice
+        return self._answer(parts, found)
+
+    def _answer(self, parts: list[Part], found: list[list[str]] | Exception) -> int:
+        """Give each part its hypotheses (or the error) and answer the requests now complete;
+        the requests in play, counted before the answers go out (else the first clients back
+        would count twice)."""
         with self._cond:
-            self._expected = max(1, len(jobs) + len(self._jobs))
-        at = 0
-        for job in jobs:
-            job.future.set_result(found[at : at + len(job.texts)])
-            at += len(job.texts)
-        return None
+            in_play = max(1, len(parts) + len(self._parts))
+            at = 0
+            for part in parts:
+                job = part.job
+                if isinstance(found, Exception):
+                    if not job.future.done():  # else failed by another part already
+                        job.future.set_exception(found)
+                    continue
+                job.found[part.start : part.stop] = found[at : at + part.size]
+                at += part.size
+                job.left -= part.size
+                if job.left == 0 and not job.future.done():
+                    job.future.set_result(job.found)
+        return in_play
