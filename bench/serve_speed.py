@@ -8,7 +8,10 @@ nmt.serve`` from that many concurrent clients, each sending its share one reques
 sentences per translator call, and the ratio to the round's file sentences/s (taken within a
 round, as a shared machine's speed drifts). Each client is a process of its own
 (``--client-threads``: threads of this process, which then share one Python lock), on the same
-machine as the server, and its CPU time is reported beside the server's.
+machine as the server, and its CPU time is reported beside the server's. Clients speak HTTP/1.1
+with keep-alive through the standard library's ``http.client`` by default, whose CPU per
+request is a fraction of httpx's (``--http-client stdlib,httpx`` alternates the two): a load
+generator on the server's own cores should take as little of them as it can.
 
     python bench/serve_speed.py --model en-es --clients 1,4,16
 """
@@ -60,32 +63,91 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
 
 
-def _client(url: str, body: dict, work: list[tuple[int, list[str]]], barrier, results) -> None:
+class _Stdlib:
+    """A keep-alive HTTP/1.1 connection through the standard library's ``http.client``: a
+    fraction of httpx's CPU a request, which on a shared machine is CPU the server keeps."""
+
+    def __init__(self, url: str) -> None:
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+
+    def post(self, path: str, body: dict) -> tuple[int, str]:
+        data = json.dumps(body).encode()
+        self.connection.request(
+            "POST", path, body=data, headers={"Content-Type": "application/json"}
+        )
+        answer = self.connection.getresponse()
+        return answer.status, answer.read().decode()
+
+    def get(self, path: str) -> tuple[int, str]:
+        self.connection.request("GET", path)
+        answer = self.connection.getresponse()
+        return answer.status, answer.read().decode()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class _Httpx:
+    """The same through httpx (what the tests' clients use)."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=url, timeout=120)
+
+    def post(self, path: str, body: dict) -> tuple[int, str]:
+        got = self.client.post(path, json=body)
+        return got.status_code, got.text
+
+    def get(self, path: str) -> tuple[int, str]:
+        got = self.client.get(path)
+        return got.status_code, got.text
+
+    def close(self) -> None:
+        self.client.close()
+
+
+CLIENTS = {"stdlib": _Stdlib, "httpx": _Httpx}
+
+
+def _client(
+    url: str, body: dict, work: list[tuple[int, list[str]]], barrier, results, kind: str
+) -> None:
     """One client: after ``barrier``, send each ``(index, texts)`` and wait for its answer;
     puts (answers, latencies, errors, CPU seconds) on ``results``."""
-    import httpx
-
     answers: dict[int, list[str]] = {}
     latencies: list[float] = []
     errors: list[str] = []
-    with httpx.Client(base_url=url, timeout=120) as http:
+    http = CLIENTS[kind](url)
+    try:
         http.get("/health")  # connected before the clock starts
         barrier.wait()
         cpu = time.process_time()
         for index, texts in work:
             start = time.perf_counter()
-            got = http.post("/translate", json={**body, "q": texts})
+            status, text = http.post("/translate", {**body, "q": texts})
             latencies.append(time.perf_counter() - start)
-            if got.status_code == 200:
-                answers[index] = got.json()["translatedText"]
+            if status == 200:
+                answers[index] = json.loads(text)["translatedText"]
             else:
-                errors.append(f"{got.status_code} {got.text[:200]}")
+                errors.append(f"{status} {text[:200]}")
         cpu = time.process_time() - cpu
+    finally:
+        http.close()
     results.put((answers, latencies, errors, cpu))
 
 
 def load(
-    url: str, body: dict, chunks: list[list[str]], clients: int, threads: bool = False
+    url: str,
+    body: dict,
+    chunks: list[list[str]],
+    clients: int,
+    threads: bool = False,
+    kind: str = "stdlib",
 ) -> tuple[dict, dict]:
     """Send ``chunks`` (one request each) from ``clients`` concurrent clients, each its own
     process (as clients on other machines would be: none waits for another's Python lock), or
@@ -101,13 +163,13 @@ def load(
     if threads:
         barrier, results = threading.Barrier(clients + 1), queue.Queue()
         runners = [
-            threading.Thread(target=_client, args=(url, body, share, barrier, results))
+            threading.Thread(target=_client, args=(url, body, share, barrier, results, kind))
             for share in shares
         ]
     else:
         barrier, results = context.Barrier(clients + 1), context.Queue()
         runners = [
-            context.Process(target=_client, args=(url, body, share, barrier, results))
+            context.Process(target=_client, args=(url, body, share, barrier, results, kind))
             for share in shares
         ]
     for runner in runners:
@@ -173,9 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="the server's translator threads")
     parser.add_argument("--client-threads", action="store_true",
                         help="clients as threads of this process, not one process each")
+    parser.add_argument("--http-client", default="stdlib",
+                        help="comma list of client libraries (stdlib, httpx); each client "
+                             "count runs once with each, in turn")
     args = parser.parse_args(argv)
     if args.per_request < 1:
         parser.error("--per-request must be at least 1")
+    kinds = args.http_client.split(",")
+    if not set(kinds) <= set(CLIENTS):
+        parser.error(f"--http-client takes {', '.join(CLIENTS)}, got {args.http_client!r}")
 
     from nmt.checkpoint import read_metadata, resolve_run_dir
     from nmt.evaluate import rebuild_test_split
@@ -195,11 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with ServerProcess(server_args, cwd=REPO) as server, tempfile.TemporaryDirectory() as tmp:
         load(server.url, body, chunks[:32], 4, threads=True)  # batch shapes warmed up
-        for clients in (int(c) for c in args.clients.split(",")):
+        rounds = [(int(c), kind) for c in args.clients.split(",") for kind in kinds]
+        for clients, kind in rounds:
             file_report, file_lines = file_translation(str(run_dir), sources, Path(tmp))
             sentences_before, calls_before, busy_before = translator_calls(server.url)
             server_cpu_before = process_cpu_s(server.process.pid)
-            report, answers = load(server.url, body, chunks, clients, args.client_threads)
+            report, answers = load(server.url, body, chunks, clients, args.client_threads, kind)
             report["server_cpu_s"] = round(process_cpu_s(server.process.pid) - server_cpu_before, 2)
             sentences, calls, busy = translator_calls(server.url)
             report["sentences_per_translator_call"] = round(
@@ -213,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
             report["of_file_speed"] = round(
                 report["sentences_per_s"] / file_report["sentences_per_s"], 2
             )
-            runs.append({"clients": clients, "file": file_report, "server": report})
+            runs.append(
+                {"clients": clients, "http_client": kind, "file": file_report, "server": report}
+            )
     result = {
         "model": args.model,
         "sentences": len(sources),
