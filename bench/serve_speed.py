@@ -8,10 +8,12 @@ nmt.serve`` from that many concurrent clients, each sending its share one reques
 sentences per translator call, and the ratio to the round's file sentences/s (taken within a
 round, as a shared machine's speed drifts). Each client is a process of its own
 (``--client-threads``: threads of this process, which then share one Python lock), on the same
-machine as the server, and its CPU time is reported beside the server's. Clients speak HTTP/1.1
-with keep-alive through the standard library's ``http.client`` by default, whose CPU per
-request is a fraction of httpx's (``--http-client stdlib,httpx`` alternates the two): a load
-generator on the server's own cores should take as little of them as it can.
+machine as the server, and its CPU time is reported beside the server's. Clients speak
+HTTP/1.1 with keep-alive through the standard library's ``http.client`` by default, whose CPU
+per request is a fraction of httpx's (``--http-client stdlib,httpx`` alternates the two): a
+load generator on the server's own cores should take as little of them as it can. Before the
+rounds, ``http_only``: the server's CPU per ``GET /health`` from 8 clients, what HTTP alone
+costs.
 
     python bench/serve_speed.py --model en-es --clients 1,4,16
 """
@@ -142,6 +144,46 @@ def _client(
     results.put((answers, latencies, errors, cpu))
 
 
+def _health_client(url: str, count: int, barrier, results, kind: str) -> None:
+    """One client sending ``count`` ``GET /health`` after ``barrier``; puts the failures."""
+    http = CLIENTS[kind](url)
+    try:
+        http.get("/health")
+        barrier.wait()
+        failed = sum(http.get("/health")[0] != 200 for _ in range(count))
+    finally:
+        http.close()
+    results.put(failed)
+
+
+def http_cost(url: str, pid: int, clients: int, count: int, kind: str) -> dict:
+    """The server's CPU per request for HTTP alone: ``clients`` processes each sending
+    ``count`` ``GET /health`` (routing, a JSON answer, the metrics; no translation)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(clients + 1), context.Queue()
+    runners = [
+        context.Process(target=_health_client, args=(url, count, barrier, results, kind))
+        for _ in range(clients)
+    ]
+    for runner in runners:
+        runner.start()
+    barrier.wait(120)
+    cpu, start = process_cpu_s(pid), time.perf_counter()
+    failed = sum(results.get(timeout=600) for _ in runners)
+    wall, cpu = time.perf_counter() - start, process_cpu_s(pid) - cpu
+    for runner in runners:
+        runner.join()
+    requests = clients * count
+    return {
+        "requests": requests,
+        "failed": failed,
+        "requests_per_s": round(requests / wall, 1),
+        "server_cpu_ms_per_request": round(1000 * cpu / requests, 3),
+    }
+
+
 def load(
     url: str,
     body: dict,
@@ -264,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     with ServerProcess(server_args, cwd=REPO) as server, tempfile.TemporaryDirectory() as tmp:
         load(server.url, body, chunks[:32], 4, threads=True)  # batch shapes warmed up
+        http_only = http_cost(server.url, server.process.pid, 8, 250, kinds[0])
         rounds = [(int(c), kind) for c in args.clients.split(",") for kind in kinds]
         for clients, kind in rounds:
             file_report, file_lines = file_translation(str(run_dir), sources, Path(tmp))
@@ -293,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "beam_size": _beam(run_dir),
         "cpu_count": os.cpu_count(),
         "clients_as": "threads" if args.client_threads else "processes",
+        "http_only": http_only,
         "rounds": runs,
     }
     print(json.dumps(result, indent=2))
