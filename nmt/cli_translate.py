@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import nmt
-from nmt.env import prefer_onednn, quiet_tensorflow
+from nmt.env import one_core_per_worker, prefer_onednn, quiet_tensorflow, usable_cpus
 
 DEFAULT_MODEL = "en-es"
 # A request this small (a pipe of a few lines, a short file, 1-best, no alignments) is answered
@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=4000,
         help="lines read and sorted together (memory bound; 1 for line-at-a-time pipes)",
+    )
+    add(
+        "--workers",
+        type=int,
+        help="threads that translate a chunk's batches side by side, each on one CPU core "
+        "(default: one per CPU, 1 with a GPU)",
     )
     add(
         "--max-tokens",
@@ -184,12 +190,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _full_translator(args: argparse.Namespace):
-    """The translator over the Keras model (TensorFlow imported here)."""
+    """The translator over the Keras model (TensorFlow imported here), translating on
+    ``--workers`` threads."""
     prefer_onednn()
     quiet_tensorflow()
+    from nmt.env import has_gpu
     from nmt.translator import Translator
 
-    return Translator.from_checkpoint(args.model, weights=args.weights)
+    workers = args.workers or (1 if has_gpu() else usable_cpus())
+    one_core_per_worker(workers)
+    return Translator.from_checkpoint(args.model, weights=args.weights, workers=workers)
 
 
 def _small_input(args: argparse.Namespace) -> tuple[list[bytes] | None, Iterator[bytes] | None]:
@@ -247,6 +257,8 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return "--beam-prune must be >= 0 (0: no pruning)"
     if args.max_tokens is not None and args.max_tokens < 1:
         return "--max-tokens must be >= 1"
+    if args.workers is not None and args.workers < 1:
+        return "--workers must be >= 1"
     return None
 
 

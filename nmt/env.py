@@ -60,6 +60,32 @@ def _filtered_stderr(drop: re.Pattern[str]) -> Iterator[None]:
             sys.stderr.flush()
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def one_core_per_worker(workers: int) -> bool:
+    """With several threads translating side by side (the server's workers, a file's
+    batches), run each call's operations on its own thread (TensorFlow's intra-op pool of
+    one): most of a search's operations are too small to split, and calls sharing one pool slow
+    each other down, while calls on separate cores run side by side (docs/serve.md,
+    docs/translate_speed.md). A user's ``TF_NUM_INTRAOP_THREADS`` wins. Call it before
+    TensorFlow runs anything (later, the pool stays as it is). Returns whether it set it."""
+    if workers <= 1 or "TF_NUM_INTRAOP_THREADS" in os.environ:
+        return False
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow has started already
+        return False
+    return True
+
+
 def prefer_onednn() -> bool:
     """Ask TensorFlow for its oneDNN CPU kernels (``TF_ENABLE_ONEDNN_OPTS=1``), which it turns on
     by itself only on CPUs with AVX-512 / AMX. On an AVX2 CPU they made translation faster and

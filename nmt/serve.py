@@ -6,7 +6,6 @@ python -m nmt.serve --model en-es --model es-en [--host 127.0.0.1] [--port 5000]
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nmt
-from nmt.env import prefer_onednn, quiet_tensorflow
+from nmt.env import one_core_per_worker, prefer_onednn, quiet_tensorflow
 from nmt.server.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -162,18 +161,6 @@ def load_models(names: list[str] | None) -> tuple[list[ServedModel], dict[str, T
         translators[name] = translator
         served.append(ServedModel(name, *pair, beam_size=translator.decode.beam_size))
     return served, translators
-
-
-def one_core_per_worker(workers: int) -> None:
-    """With several translator threads, run each call's operations on its own thread
-    (TensorFlow's intra-op pool of one): a call of a few sentences gains nothing from a second
-    core, and calls sharing one pool slow each other down, while calls on separate cores run
-    side by side (docs/serve.md). A user's ``TF_NUM_INTRAOP_THREADS`` wins. Call it before
-    TensorFlow runs anything."""
-    if workers > 1 and "TF_NUM_INTRAOP_THREADS" not in os.environ:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(1)
 
 
 def translate_fn(translators: dict[str, Translator]):

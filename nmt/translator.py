@@ -7,7 +7,9 @@ It owns text handling, splitting of long inputs, batching and hypotheses; how a 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,11 @@ DEFAULT_MAX_SOURCE_TOKENS = 100
 # A beam batch holds float32 log-probabilities of (sentences * beam, vocabulary): fewer sentences
 # per batch than the settings' max_batch_size when that would pass this size.
 DECODE_LOGITS_BYTES = 128 * 2**20
+# With several workers a request's batches are made smaller, so that each worker gets several
+# (the last ones to start even out the workers' ends), yet not so small that a call's fixed
+# cost dominates (docs/translate_speed.md).
+BATCHES_PER_WORKER = 8
+MIN_PARALLEL_BATCH = 16
 
 
 @dataclass
@@ -64,6 +71,7 @@ class Translator:
         frozen: bool = False,
         packed: bool | None = None,
         executor: Any = None,
+        workers: int = 1,
     ):
         """``decode``: every request's defaults (the model's stored ``decode`` section), copied
         here; a request overrides them with ``settings(...)``, never by assignment.
@@ -72,7 +80,12 @@ class Translator:
         ``packed``: encode with ``nmt.packed.encode_packed`` (padding costs nothing) rather than
         the Keras layers; by default on a machine without a GPU, where the Keras layers would
         run cuDNN. ``executor``: how searches run, instead of a ``SearchExecutor`` over
-        ``model`` (``from_run_numpy`` passes a ``NumpyExecutor`` and no model)."""
+        ``model`` (``from_run_numpy`` passes a ``NumpyExecutor`` and no model). ``workers``:
+        threads that translate a request's batches side by side; more than one pays when each
+        runs on its own core (``nmt.env.one_core_per_worker``). The results are the same."""
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        self.workers = workers
         self.model = model
         if executor is None:
             from nmt.executor import SearchExecutor
@@ -89,11 +102,16 @@ class Translator:
         self.max_source_tokens = config.data.max_tokens if config else DEFAULT_MAX_SOURCE_TOKENS
 
     @classmethod
-    def from_checkpoint(cls, run_dir: str | Path, weights: str = "best") -> Translator:
+    def from_checkpoint(
+        cls, run_dir: str | Path, weights: str = "best", workers: int = 1
+    ) -> Translator:
         from nmt.checkpoint import load_run
 
         config, model, src, tgt, metadata = load_run(run_dir, weights=weights)
-        return cls(model, src, tgt, config.decode, config=config, metadata=metadata, frozen=True)
+        return cls(
+            model, src, tgt, config.decode, config=config, metadata=metadata, frozen=True,
+            workers=workers,
+        )  # fmt: skip
 
     @classmethod
     def from_run_numpy(cls, run_dir: str | Path, weights: str = "best") -> Translator:
@@ -202,25 +220,35 @@ class Translator:
     def _translate_units(
         self, units: list[list[int]], settings: DecodeSettings
     ) -> list[list[Hypothesis]]:
-        """Search for id lists in length-sorted token-budget batches; results in input order."""
+        """Search for id lists in length-sorted token-budget batches (on ``workers`` threads
+        when there are several batches); results in input order."""
         results: list[list[Hypothesis]] = [[Hypothesis("", [], 0.0, 0.0)] for _ in units]
         todo = [i for i, seq in enumerate(units) if seq]
         if not todo:
             return results
         lengths = np.array([len(units[i]) for i in todo])
         search = self.executor.searcher(settings.search, lengths)
+        sentences = self.batch_sentences(settings)
+        if self.workers > 1:
+            share = math.ceil(len(todo) / (BATCHES_PER_WORKER * self.workers))
+            sentences = min(sentences, max(MIN_PARALLEL_BATCH, share))
         # packed, the encoder's work is the real pieces: the budget counts them, not padding
         batches = budget_batches(
-            lengths,
-            settings.token_budget,
-            self.batch_sentences(settings),
-            rng=None,
-            padded=not self.executor.packed,
+            lengths, settings.token_budget, sentences, rng=None, padded=not self.executor.packed
         )
-        for batch in batches:
+
+        def translate(batch: np.ndarray) -> tuple[list[int], list[list[Hypothesis]]]:
             index = [todo[j] for j in batch]
             out = search(pad_batch([units[i] for i in index]))
-            hyps = self._hypotheses(out, [units[i] for i in index], settings)
+            return index, self._hypotheses(out, [units[i] for i in index], settings)
+
+        if self.workers > 1 and len(batches) > 1:
+            # longest sentences first: the short batches at the end even out the workers
+            with ThreadPoolExecutor(min(self.workers, len(batches))) as pool:
+                done = list(pool.map(translate, batches[::-1]))
+        else:
+            done = [translate(batch) for batch in batches]
+        for index, hyps in done:
             for i, h in zip(index, hyps):
                 results[i] = h
         return results

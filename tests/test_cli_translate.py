@@ -70,7 +70,10 @@ def test_bad_input_file_gives_one_line_per_line(trained_run, tmp_path, capsys):
     assert "over-long line(s) split" in err
 
 
-@pytest.mark.parametrize("search", [["--beam", "1"], ["--beam", "4", "--stopping", "exact"]])
+@pytest.mark.parametrize(
+    "search",
+    [["--beam", "1"], ["--beam", "4", "--stopping", "exact"], ["--beam", "3", "--workers", "2"]],
+)
 def test_stdin_to_stdout_in_chunks_keeps_order(trained_run, monkeypatch, capsys, search):
     sources = list(GOOD) * 3 + ["", "india juliet"]
     data = ("\n".join(sources) + "\n").encode()
@@ -131,6 +134,7 @@ def test_reference_with_wrong_line_count_is_an_error(trained_run, tmp_path, caps
         (["--beam", "0"], "--beam must be >= 1"),
         (["--beam", "2", "--n-best", "3"], "larger than --beam"),
         (["--beam-prune", "-0.5"], "--beam-prune must be >= 0"),
+        (["--workers", "0"], "--workers must be >= 1"),
         (["-i", "/nonexistent/input.txt"], "no such file"),
     ],
 )

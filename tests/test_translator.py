@@ -259,6 +259,59 @@ def test_concurrent_requests_with_different_settings_share_one_model(trained_run
     assert len(translator.executor.traced()) == 3  # one graph per search setting
 
 
+def test_workers_translate_a_requests_batches_side_by_side_with_the_same_results(trained_run):
+    """A translator with workers runs a request's batches on several threads at once, its
+    batches smaller so that each worker gets several; every result is the one-thread result,
+    in input order, empty inputs included."""
+    import nmt.translator as translator_module
+
+    one = Translator.from_checkpoint(trained_run)
+    two = Translator.from_checkpoint(trained_run, workers=2)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "golf", "india", "juliet", "kilo"]
+    rng = np.random.default_rng(3)
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 7))) for _ in range(90)]
+    texts[17] = ""
+    settings = one.settings(beam_size=3, n_best=2)
+    calls: list[tuple[int, int]] = []  # (thread, sentences) of each search call
+    active, most = [0], [0]
+    lock = threading.Lock()
+    real = two.executor.searcher
+
+    def recording(*args):
+        search = real(*args)
+
+        def run(src):
+            with lock:
+                active[0] += 1
+                most[0] = max(most[0], active[0])
+            try:
+                return search(src)
+            finally:
+                with lock:
+                    active[0] -= 1
+                    calls.append((threading.get_ident(), len(src)))
+
+        return run
+
+    two.executor.searcher = recording
+    want = one.translate_detailed(texts, settings=settings)
+    got = two.translate_detailed(texts, settings=settings)
+    assert [[(h.text, h.tokens) for h in hyps] for hyps in got] == [
+        [(h.text, h.tokens) for h in hyps] for hyps in want
+    ]
+    assert [h.score for hyps in got for h in hyps] == pytest.approx(
+        [h.score for hyps in want for h in hyps], abs=1e-5
+    )
+    assert got[17][0].text == ""
+    share = -(-89 // (2 * translator_module.BATCHES_PER_WORKER))
+    per_call = max(translator_module.MIN_PARALLEL_BATCH, share)
+    assert sum(n for _, n in calls) == 89 and max(n for _, n in calls) <= per_call
+    assert len({thread for thread, _ in calls}) == 2  # both workers searched
+    assert most[0] == 2  # at the same time
+    with pytest.raises(ValueError, match="workers"):
+        Translator.from_checkpoint(trained_run, workers=0)
+
+
 def test_the_numpy_translator_gives_the_compiled_searchs_translations(trained_run):
     """``from_run_numpy`` (h5py weights, no TensorFlow search) finds what the compiled search
     finds: the same pieces, the same scores, and it refuses what it cannot do."""

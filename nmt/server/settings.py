@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+from nmt.env import usable_cpus
 
 
 @dataclass(frozen=True)
@@ -27,7 +20,8 @@ class ServeSettings:
     batch_wait_ms: float = 10.0  # how long the idle worker waits for more requests to join
     max_batch: int = 2000  # sentences handed to the translator at once
     timeout_s: float = 60.0  # per request, queueing included; longer -> 504
-    # translator threads; with more than one, each call runs on one core (see nmt.serve)
+    # translator threads; with more than one, each call runs on one core
+    # (nmt.env.one_core_per_worker)
     workers: int = field(default_factory=usable_cpus)
 
     def __post_init__(self) -> None:
