@@ -85,8 +85,9 @@ def run_setting(model: str, setting: str, sentences_total: int, data_dir: str | 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="en-es", help="run directory or model name")
-    parser.add_argument("--settings", default="2x8x1,1x16x2",
-                        help="comma list of WORKERSxSENTENCESxINTRA")
+    parser.add_argument(
+        "--settings", default="2x8x1,1x16x2", help="comma list of WORKERSxSENTENCESxINTRA"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="times each setting runs")
     parser.add_argument("--sentences", type=int, default=960, help="sentences a run")
     parser.add_argument("--data-dir", help="corpus catalogue directory")

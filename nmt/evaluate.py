@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nmt
-from nmt.env import prefer_onednn, quiet_tensorflow
+from nmt.env import has_gpu, one_core_per_worker, prefer_onednn, quiet_tensorflow, usable_cpus
 
 if TYPE_CHECKING:
     from nmt.config import DataConfig
@@ -146,12 +146,14 @@ def evaluate_run(
     data_dir: str | None = None,
     concat: int = 1,
     split: str = "test",
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Translate a split (``concat`` sentences per input) with each beam size; score it."""
+    """Translate a split (``concat`` sentences per input) with each beam size, on ``workers``
+    threads (``Translator``); score it."""
     from nmt.scoring import score_corpus
     from nmt.translator import Translator
 
-    translator = Translator.from_checkpoint(run_dir)
+    translator = Translator.from_checkpoint(run_dir, workers=workers)
     sources, refs = rebuild_split(run_dir, split, data_dir)
     buckets = BUCKETS
     if concat > 1:
@@ -284,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--update-metadata records the plain test split: leave out --concat/--split")
     prefer_onednn()
     quiet_tensorflow()
+    workers = 1 if has_gpu() else usable_cpus()
+    one_core_per_worker(workers)
     from corpora import CorpusError
     from nmt.checkpoint import CheckpointError, resolve_run_dir
     from nmt.scoring import format_scores
@@ -293,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in args.runs:
             run_dir = resolve_run_dir(name)
-            report = evaluate_run(run_dir, beams, args.data_dir, args.concat, args.split)
+            report = evaluate_run(run_dir, beams, args.data_dir, args.concat, args.split, workers)
             reports.append(report)
             for search, scores in report["results"].items():
                 print(f"{run_dir} {search}:\n{format_scores(scores)}")
