@@ -88,3 +88,28 @@ def test_auto_precision_is_bf16_only_on_a_native_bf16_cpu():
     assert training_precision("auto", has_gpu=True, native_bf16=True) == "float32"
     assert training_precision("none", has_gpu=False, native_bf16=True) == "float32"
     assert training_precision("mixed_float16", has_gpu=True, native_bf16=False) == "mixed_float16"
+
+
+def test_several_workers_get_one_intra_op_thread_each_unless_the_user_chose():
+    import subprocess
+
+    code = (
+        "import sys; import tensorflow as tf; from nmt.env import one_core_per_worker; "
+        "n, late = int(sys.argv[1]), sys.argv[2] == 'late'; late and tf.constant(1) + 1; "
+        "print(one_core_per_worker(n), tf.config.threading.get_intra_op_parallelism_threads())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_NUM_INTRAOP_THREADS"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    cases = (
+        ("2", "early", None, "True 1"),
+        ("1", "early", None, "False 0"),
+        ("2", "early", "2", "False 0"),  # the user's TF_NUM_INTRAOP_THREADS wins
+        ("2", "late", None, "False 0"),  # TensorFlow has started: the pool stays as it is
+    )
+    for workers, when, user, expected in cases:
+        run_env = env if user is None else {**env, "TF_NUM_INTRAOP_THREADS": user}
+        out = subprocess.run(
+            [sys.executable, "-c", code, workers, when], env=run_env, capture_output=True,
+            text=True, check=True, timeout=120,
+        )  # fmt: skip
+        assert out.stdout.strip().splitlines()[-1] == expected
