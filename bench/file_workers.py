@@ -16,34 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-_RATE = re.compile(r"translated (\d+) line\(s\) in [\d.]+ s \(([\d.]+) lines/s")
-
-
-def run_file(
-    model: str, src: Path, out: Path, workers: int, beam: int | None
-) -> tuple[float, float]:
-    """``translate.py`` over ``src``: (wall seconds of the whole process, its printed rate)."""
-    command = [sys.executable, str(REPO / "translate.py"), "-m", model, "-i", str(src),
-               "-o", str(out), "--workers", str(workers)]  # fmt: skip
-    if beam is not None:
-        command += ["--beam", str(beam)]
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    found = _RATE.search(done.stderr)
-    if found is None:
-        raise RuntimeError(f"translate.py printed no rate:\n{done.stderr}")
-    return wall, float(found.group(2))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,28 +39,28 @@ def main(argv: list[str] | None = None) -> int:
     if min(counts) < 1 or args.copies < 2 or args.rounds < 1:
         parser.error("worker counts >= 1, --copies >= 2 and --rounds >= 1")
 
+    from serve_speed import file_translation
+
     from nmt.checkpoint import resolve_run_dir
     from nmt.evaluate import rebuild_test_split
 
     run_dir = resolve_run_dir(args.model)
     sources = rebuild_test_split(run_dir, args.data_dir)[0]
+    inputs = {"split": sources, "copies": sources * args.copies}
     runs = []
+    first: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        one, many = folder / "one.txt", folder / "many.txt"
-        one.write_text("".join(s + "\n" for s in sources), encoding="utf-8")
-        many.write_text("".join(s + "\n" for s in sources) * args.copies, encoding="utf-8")
-        first: dict[str, str] = {}
         for round_number in range(args.rounds):
             for workers in counts:
+                options = ("--workers", str(workers))
+                if args.beam is not None:
+                    options += ("--beam", str(args.beam))
                 report: dict = {"round": round_number, "workers": workers}
-                for name, src in (("split", one), ("copies", many)):
-                    out = folder / f"{name}-{workers}.txt"
-                    wall, rate = run_file(str(run_dir), src, out, workers, args.beam)
-                    report[f"{name}_wall_s"] = round(wall, 2)
-                    report[f"{name}_lines_per_s"] = rate
-                    text = out.read_text(encoding="utf-8")
-                    report[f"{name}_same_as_first"] = first.setdefault(name, text) == text
+                for name, lines in inputs.items():
+                    done, out = file_translation(str(run_dir), lines, Path(tmp), options)
+                    report[f"{name}_wall_s"] = done["wall_s_with_start_up"]
+                    report[f"{name}_lines_per_s"] = done["sentences_per_s"]
+                    report[f"{name}_same_as_first"] = first.setdefault(name, out) == out
                 extra = (args.copies - 1) * len(sources)
                 seconds = report["copies_wall_s"] - report["split_wall_s"]
                 report["beyond_first_copy_lines_per_s"] = round(extra / seconds, 1)

@@ -38,11 +38,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _FILE_RATE = re.compile(r"translated (\d+) line\(s\) in ([\d.]+) s \(([\d.]+) lines/s")
 
 
-def file_translation(model: str, sources: list[str], folder: Path) -> tuple[dict, list[str]]:
-    """``translate.py -i`` over ``sources``: its reported rate and its output lines."""
+def file_translation(
+    model: str, sources: list[str], folder: Path, options: tuple[str, ...] = ()
+) -> tuple[dict, list[str]]:
+    """``translate.py -i`` (with ``options``) over ``sources``: its reported rate and its
+    output lines."""
     src, out = folder / "src.txt", folder / "out.txt"
     src.write_text("".join(s + "\n" for s in sources), encoding="utf-8")
-    command = [sys.executable, str(REPO / "translate.py"), "-m", model, "-i", str(src)]
+    command = [sys.executable, str(REPO / "translate.py"), "-m", model, "-i", str(src), *options]
     start = time.perf_counter()
     done = subprocess.run(
         [*command, "-o", str(out)], cwd=REPO, capture_output=True, text=True, check=True

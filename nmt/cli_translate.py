@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import nmt
-from nmt.env import one_core_per_worker, prefer_onednn, quiet_tensorflow, usable_cpus
+from nmt.env import prefer_onednn, quiet_tensorflow, translation_workers
 
 DEFAULT_MODEL = "en-es"
 # A request this small (a pipe of a few lines, a short file, 1-best, no alignments) is answered
@@ -194,11 +194,9 @@ def _full_translator(args: argparse.Namespace):
     ``--workers`` threads."""
     prefer_onednn()
     quiet_tensorflow()
-    from nmt.env import has_gpu
     from nmt.translator import Translator
 
-    workers = args.workers or (1 if has_gpu() else usable_cpus())
-    one_core_per_worker(workers)
+    workers = translation_workers(args.workers)
     return Translator.from_checkpoint(args.model, weights=args.weights, workers=workers)
 
 

@@ -86,6 +86,15 @@ def one_core_per_worker(workers: int) -> bool:
     return True
 
 
+def translation_workers(requested: int | None) -> int:
+    """The threads a translating tool runs a request's batches on: ``requested``, else one per
+    CPU (one with a GPU), each on its own core (``one_core_per_worker``). Call it once
+    TensorFlow is imported and before it runs anything."""
+    workers = requested or (1 if has_gpu() else usable_cpus())
+    one_core_per_worker(workers)
+    return workers
+
+
 def prefer_onednn() -> bool:
     """Ask TensorFlow for its oneDNN CPU kernels (``TF_ENABLE_ONEDNN_OPTS=1``), which it turns on
     by itself only on CPUs with AVX-512 / AMX. On an AVX2 CPU they made translation faster and

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nmt
-from nmt.env import has_gpu, one_core_per_worker, prefer_onednn, quiet_tensorflow, usable_cpus
+from nmt.env import prefer_onednn, quiet_tensorflow, translation_workers
 
 if TYPE_CHECKING:
     from nmt.config import DataConfig
@@ -286,8 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--update-metadata records the plain test split: leave out --concat/--split")
     prefer_onednn()
     quiet_tensorflow()
-    workers = 1 if has_gpu() else usable_cpus()
-    one_core_per_worker(workers)
+    workers = translation_workers(None)
     from corpora import CorpusError
     from nmt.checkpoint import CheckpointError, resolve_run_dir
     from nmt.scoring import format_scores

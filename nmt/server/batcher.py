@@ -209,12 +209,11 @@ class Batcher:
 
     def _begin(self, job: Job) -> bool:
         """Whether ``job``'s part is to be translated: its first part marks it running, unless
-        it was cancelled."""
-        with self._cond:
-            if not job.taken:
-                job.taken = True
-                return job.future.set_running_or_notify_cancel()
-            return not job.future.done()
+        it was cancelled. Holds the lock."""
+        if not job.taken:
+            job.taken = True
+            return job.future.set_running_or_notify_cancel()
+        return not job.future.done()
 
     def _translate_group(self, group: list[Part]) -> int:
         """Translate ``group`` and answer its requests; the requests in play when the answers
