@@ -17,7 +17,9 @@ from nmt.env import one_core_per_worker, prefer_onednn, quiet_tensorflow
 from nmt.server.settings import ServeSettings
 
 if TYPE_CHECKING:
+    from nmt.detect import LanguageDetector
     from nmt.server.app import ServedModel
+    from nmt.tokenizer import Tokenizer
     from nmt.translator import Translator
 
 DEFAULT_HOST = "127.0.0.1"
@@ -163,6 +165,19 @@ def load_models(names: list[str] | None) -> tuple[list[ServedModel], dict[str, T
     return served, translators
 
 
+def language_detector(translators: dict[str, Translator]) -> LanguageDetector:
+    """A detector over every served language: each model's source tokenizer, then the target
+    tokenizers of languages no model reads."""
+    from nmt.detect import LanguageDetector
+
+    tokenizers: dict[str, Tokenizer] = {}
+    for translator in translators.values():
+        tokenizers.setdefault(translator.metadata["src_lang"].lower(), translator.src_tokenizer)
+    for translator in translators.values():
+        tokenizers.setdefault(translator.metadata["tgt_lang"].lower(), translator.tgt_tokenizer)
+    return LanguageDetector(tokenizers)
+
+
 def translate_fn(translators: dict[str, Translator]):
     """The batcher's translate: (model, beam, n-best) key and texts -> hypotheses' texts."""
 
@@ -204,7 +219,7 @@ def serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
     )
     metrics = Metrics(queue_depth=lambda: batcher.depth)
-    app = create_app(models, batcher, metrics, settings, keys)
+    app = create_app(models, batcher, metrics, settings, keys, language_detector(translators))
     config = uvicorn.Config(
         app,
         log_level="warning",

@@ -122,6 +122,37 @@ def test_languages_health_and_metrics(server):
     assert 'nmt_requests_total{endpoint="/translate",status="200"}' in text
 
 
+def test_auto_source_and_detect(server, reference):
+    texts = sentences(5, seed=5)
+    expected = reference.translate(texts)
+    answer = post(server, request(texts, source="auto")).json()
+    assert answer["translatedText"] == expected
+    assert [d["language"] for d in answer["detectedLanguage"]] == ["xx"] * 5
+    assert all(50 < d["confidence"] <= 100 for d in answer["detectedLanguage"])
+    one = post(server, request(texts[0], source="auto")).json()
+    assert one["translatedText"] == expected[0] and one["detectedLanguage"]["language"] == "xx"
+
+    def detect(**kwargs) -> httpx.Response:
+        return httpx.post(f"{server.url}/detect", timeout=30, **kwargs)
+
+    found = detect(json={"q": texts[0], "api_key": KEY}).json()
+    assert [d["language"] for d in found] == ["xx", "yy"]
+    assert found[0]["confidence"] >= found[1]["confidence"]
+    assert abs(sum(d["confidence"] for d in found) - 100) < 0.2
+    assert detect(data={"q": expected[0], "api_key": KEY}).json()[0]["language"] == "yy"
+    client = libretranslatepy.LibreTranslateAPI(server.url, api_key=KEY)
+    assert client.detect(texts[1])[0]["language"] == "xx"
+    assert client.translate(texts[1], "auto", "yy") == expected[1]
+    refused = [
+        (detect(json={"api_key": KEY}), 400, "missing q"),
+        (detect(json={"q": ["alpha"], "api_key": KEY}), 400, "must be a string"),
+        (detect(json={"q": "alpha"}), 403, "Missing API key"),
+        (detect(json={"q": "a" * 301, "api_key": KEY}), 400, "301 characters"),
+    ]
+    for got, status, error in refused:
+        assert got.status_code == status and error in got.json()["error"], got.text
+
+
 JSON = {"Content-Type": "application/json"}
 BAD_REQUESTS = [
     # name, request keyword arguments, status, part of the error
@@ -142,7 +173,12 @@ BAD_REQUESTS = [
     ("source a list", {"json": request("alpha", source=["xx"])}, 400, "source must be"),
     ("unknown language", {"json": request("alpha", target="fr")}, 400, "fr is not supported"),
     ("pair not served", {"json": request("alpha", source="yy", target="xx")}, 400, "not available"),
-    ("source auto", {"json": request("alpha", source="auto")}, 400, "does not detect"),
+    (
+        "auto finds a language not translated to the target",
+        {"json": request("ALPHA BRAVO", source="auto")},
+        400,
+        "not available as a target language from yy",
+    ),
     ("format html", {"json": request("alpha", format="html")}, 400, "html format"),
     ("alternatives text", {"json": request("alpha", alternatives="x")}, 400, "not a number"),
     ("alternatives over limit", {"json": request("alpha", alternatives=4)}, 400, "<= 3"),
@@ -329,3 +365,10 @@ def test_shipped_models_through_libretranslatepy(shared_corpora):
             assert [client.translate(t, source, target) for t in texts] == expected, name
             listed = post(process, {"q": texts, "source": source, "target": target})
             assert listed.json() == {"translatedText": expected}
+            # source auto: the test sentences are told from the other language's
+            detected = [client.detect(t)[0]["language"] for t in texts]
+            assert detected.count(source) >= 98, name
+            told = [i for i, d in enumerate(detected) if d == source]
+            body = {"q": [texts[i] for i in told], "source": "auto", "target": target}
+            auto = post(process, body)
+            assert auto.json()["translatedText"] == [expected[i] for i in told], name

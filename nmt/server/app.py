@@ -1,5 +1,5 @@
-"""The FastAPI application: LibreTranslate's ``/translate`` and ``/languages``, plus ``/health``
-and ``/metrics``. Every answer other than 200 is JSON ``{"error": message}``."""
+"""The FastAPI application: LibreTranslate's ``/translate``, ``/detect`` and ``/languages``, plus
+``/health`` and ``/metrics``. Every answer other than 200 is JSON ``{"error": message}``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,8 +19,18 @@ import nmt
 from nmt.server.batcher import Batcher, Overloaded, Stopped
 from nmt.server.languages import language_name
 from nmt.server.metrics import CONTENT_TYPE, Metrics
-from nmt.server.parsing import ApiError, TranslateRequest, api_key, body_fields, translate_request
+from nmt.server.parsing import (
+    ApiError,
+    TranslateRequest,
+    api_key,
+    body_fields,
+    detect_request,
+    translate_request,
+)
 from nmt.server.settings import ServeSettings
+
+if TYPE_CHECKING:  # the server's package imports only itself; serve.py passes the detector
+    from nmt.detect import Detection, LanguageDetector
 
 # A body over the limit is still read (and dropped) up to this size before the 413 goes out:
 # a client still sending when the server answers and closes would see a broken connection
@@ -44,11 +55,21 @@ def search_key(model: ServedModel, alternatives: int) -> tuple[str, int, int]:
     return model.name, max(model.beam_size, n_best), n_best
 
 
-def answer(request: TranslateRequest, found: list[list[str]]) -> dict:
-    """LibreTranslate's response: ``translatedText`` (a string, or a list for a list ``q``) and,
-    when asked for, ``alternatives``: the other distinct hypotheses, best first."""
+def detection(found: Detection) -> dict:
+    return {"confidence": found.confidence, "language": found.language}
+
+
+def answer(
+    request: TranslateRequest, found: list[list[str]], detected: list[Detection] | None = None
+) -> dict:
+    """LibreTranslate's response: ``translatedText`` (a string, or a list for a list ``q``),
+    ``detectedLanguage`` for ``source: auto``, and when asked for ``alternatives``: the other
+    distinct hypotheses, best first."""
     best = [hyps[0] for hyps in found]
     result: dict = {"translatedText": best if request.batch else best[0]}
+    if detected is not None:
+        languages = [detection(d) for d in detected]
+        result["detectedLanguage"] = languages if request.batch else languages[0]
     if request.alternatives:
         others = [
             list(dict.fromkeys(h for h in hyps[1:] if h != hyps[0]))[: request.alternatives]
@@ -90,12 +111,14 @@ class Translation:
         batcher: Batcher,
         settings: ServeSettings,
         api_keys: frozenset[str] | None,
+        detector: LanguageDetector | None = None,
     ):
         self.pairs = {(m.source, m.target): m for m in models}
         self.codes = {code for m in models for code in (m.source, m.target)}
         self.batcher = batcher
         self.settings = settings
         self.api_keys = api_keys
+        self.detector = detector
 
     def check_key(self, key: str | None) -> None:
         if self.api_keys is None:
@@ -125,33 +148,71 @@ class Translation:
             f"{language_name(source)} ({source})",
         )
 
-    async def __call__(self, request: Request, started: float) -> dict:
+    async def fields(self, request: Request) -> tuple[dict, bool]:
+        """The request's fields (and whether they came as JSON), its API key checked."""
         body = await read_body(request, self.settings.max_body_bytes)
         fields, from_json = body_fields(
             request.headers.get("content-type"), body, dict(request.query_params)
         )
         self.check_key(api_key(fields))
-        checked = translate_request(fields, from_json, self.settings)
-        model = self.model(checked.source, checked.target)
+        return fields, from_json
+
+    def detect(self, text: str) -> list[Detection]:
+        if self.detector is None:
+            raise ApiError(400, "Invalid request: this server does not detect languages")
+        return self.detector.detect(text)
+
+    def submit(self, model: ServedModel, alternatives: int, texts: list[str]):
         try:
-            future = self.batcher.submit(search_key(model, checked.alternatives), checked.texts)
+            return self.batcher.submit(search_key(model, alternatives), texts)
         except Overloaded as err:
             raise ApiError(
                 503, f"Server busy ({err}): try again shortly", {"Retry-After": "1"}
             ) from None
         except Stopped as err:
             raise ApiError(503, f"Server unavailable: {err}") from None
-        left = self.settings.timeout_s - (time.perf_counter() - started)
+
+    async def __call__(self, request: Request, started: float) -> dict:
+        fields, from_json = await self.fields(request)
+        checked = translate_request(fields, from_json, self.settings)
+        detected = None
+        if checked.source == "auto" and self.detector is not None:
+            detected = [self.detect(text)[0] for text in checked.texts]
+            sources = [d.language for d in detected]
+        else:
+            sources = [checked.source] * len(checked.texts)
+        # texts of one source language go to its model together, in their order
+        groups: dict[str, list[int]] = {}
+        for i, source in enumerate(sources):
+            groups.setdefault(source, []).append(i)
+        models = {source: self.model(source, checked.target) for source in groups}
+        futures = []
         try:
-            # on timeout the job is cancelled: the worker skips it if it has not begun
-            found = await asyncio.wait_for(asyncio.wrap_future(future), max(left, 0.001))
+            for source, index in groups.items():
+                texts = [checked.texts[i] for i in index]
+                futures.append(self.submit(models[source], checked.alternatives, texts))
+        except ApiError:
+            for future in futures:
+                future.cancel()
+            raise
+        left = self.settings.timeout_s - (time.perf_counter() - started)
+        waiting = asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+        try:
+            # on timeout the jobs are cancelled: a worker skips those it has not begun
+            parts = await asyncio.wait_for(waiting, max(left, 0.001))
         except TimeoutError:
             raise ApiError(
                 504, f"Translation timed out after {self.settings.timeout_s:g} s"
             ) from None
         except Exception as err:  # noqa: BLE001  (the translator failed on this request)
+            for future in futures:
+                future.cancel()
             raise ApiError(500, f"Cannot translate text: {err}") from None
-        return answer(checked, found)
+        found: list[list[str]] = [[] for _ in checked.texts]
+        for index, hyps in zip(groups.values(), parts):
+            for i, h in zip(index, hyps):
+                found[i] = h
+        return answer(checked, found, detected)
 
 
 def languages(models: list[ServedModel]) -> list[dict]:
@@ -194,15 +255,35 @@ TRANSLATE_BODY = {
 }
 
 
+DETECT_BODY = {
+    "description": "JSON, URL-encoded or multipart form, as LibreTranslate's /detect",
+    "content": {
+        media: {
+            "schema": {
+                "type": "object",
+                "required": ["q"],
+                "properties": {
+                    "q": {"type": "string", "example": "How are you?"},
+                    "api_key": {"type": "string"},
+                },
+            }
+        }
+        for media in ("application/json", "application/x-www-form-urlencoded")
+    },
+}
+
+
 def create_app(
     models: list[ServedModel],
     batcher: Batcher,
     metrics: Metrics,
     settings: ServeSettings,
     api_keys: frozenset[str] | None = None,
+    detector: LanguageDetector | None = None,
 ) -> FastAPI:
     """The application; its lifespan starts the batcher's worker and, at shutdown (after the
-    server has answered the requests in flight), stops it."""
+    server has answered the requests in flight), stops it. ``detector``: tells the language of
+    a text for ``/detect`` and ``source: auto`` (without one, both answer 400)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -213,7 +294,7 @@ def create_app(
             await asyncio.to_thread(batcher.stop)
 
     app = FastAPI(title="lstm-nmt translation server", version=nmt.__version__, lifespan=lifespan)
-    translation = Translation(models, batcher, settings, api_keys)
+    translation = Translation(models, batcher, settings, api_keys, detector)
     served = languages(models)
 
     @app.exception_handler(HTTPException)
@@ -232,6 +313,17 @@ def create_app(
         except ApiError as err:
             response = _error(err)
         metrics.request("/translate", response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.post("/detect", openapi_extra={"requestBody": DETECT_BODY})
+    async def detect(request: Request) -> Response:
+        try:
+            fields, from_json = await translation.fields(request)
+            found = translation.detect(detect_request(fields, from_json, settings))
+            response: Response = JSONResponse([detection(d) for d in found])
+        except ApiError as err:
+            response = _error(err)
+        metrics.request("/detect", response.status_code)
         return response
 
     @app.get("/languages")

@@ -195,3 +195,12 @@ def translate_request(
         shown = text_format if isinstance(text_format, str) else type(text_format).__name__
         raise ApiError(400, f"{shown} format is not supported (this server translates text)")
     return TranslateRequest(texts, batch, source, target, alternatives, api_key(fields))
+
+
+def detect_request(fields: dict[str, Any], from_json: bool, settings: ServeSettings) -> str:
+    """Check ``/detect``'s fields: its one text ``q`` (a string, within the character limit)."""
+    q = fields.get("q")
+    if isinstance(q, list):
+        raise ApiError(400, "Invalid request: q must be a string")
+    texts, _ = _texts(q, from_json, settings)
+    return texts[0]
