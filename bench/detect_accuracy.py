@@ -25,31 +25,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shown", type=int, default=10, help="missed sentences listed")
     args = parser.parse_args(argv)
 
-    from nmt.checkpoint import read_metadata, resolve_run_dir
-    from nmt.detect import LanguageDetector
+    from nmt.checkpoint import open_run
+    from nmt.detect import models_detector
     from nmt.evaluate import rebuild_test_split
-    from nmt.tokenizer import Tokenizer
 
-    runs = [resolve_run_dir(name) for name in args.model or ["en-es", "es-en"]]
-    langs = [
-        (read_metadata(r)["src_lang"].lower(), read_metadata(r)["tgt_lang"].lower()) for r in runs
-    ]
-    tokenizers: dict[str, Tokenizer] = {}
-    for run, (src, _) in zip(runs, langs):
-        tokenizers.setdefault(src, Tokenizer.load(run / "tokenizer" / "src.model"))
-    for run, (_, tgt) in zip(runs, langs):
-        tokenizers.setdefault(tgt, Tokenizer.load(run / "tokenizer" / "tgt.model"))
-    detector = LanguageDetector(tokenizers)
+    runs = [open_run(name) for name in args.model or ["en-es", "es-en"]]
+    detector = models_detector(
+        (run.metadata["src_lang"], run.src, run.metadata["tgt_lang"], run.tgt) for run in runs
+    )
     report = []
-    for run, (src, _) in zip(runs, langs):
-        texts = rebuild_test_split(run, args.data_dir)[0]
+    for run in runs:
+        src = run.metadata["src_lang"].lower()
+        texts = rebuild_test_split(run.run_dir, args.data_dir)[0]
         start = time.perf_counter()
         found = [detector.detect(text)[0] for text in texts]
         seconds = time.perf_counter() - start
         missed = [(t, f) for t, f in zip(texts, found) if f.language != src]
         report.append(
             {
-                "model": run.name,
+                "model": run.run_dir.name,
                 "language": src,
                 "sentences": len(texts),
                 "told": len(texts) - len(missed),

@@ -10,6 +10,7 @@ apart the languages at hand; it is no general language identifier (it knows only
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nmt.tokenizer import Tokenizer
@@ -56,3 +57,16 @@ class LanguageDetector:
         total = sum(weights.values())
         ranked = sorted(weights.items(), key=lambda item: -item[1])
         return [Detection(code, round(100.0 * w / total, 1)) for code, w in ranked]
+
+
+def models_detector(sides: Iterable[tuple[str, Tokenizer, str, Tokenizer]]) -> LanguageDetector:
+    """A detector over every language of some models, each given as ``(src_lang, src_tokenizer,
+    tgt_lang, tgt_tokenizer)``: a language takes a model's source tokenizer where one reads
+    it, else a target tokenizer."""
+    sides = list(sides)
+    tokenizers: dict[str, Tokenizer] = {}
+    for src_lang, src_tokenizer, _, _ in sides:
+        tokenizers.setdefault(src_lang.lower(), src_tokenizer)
+    for _, _, tgt_lang, tgt_tokenizer in sides:
+        tokenizers.setdefault(tgt_lang.lower(), tgt_tokenizer)
+    return LanguageDetector(tokenizers)

@@ -19,7 +19,6 @@ from nmt.server.settings import ServeSettings
 if TYPE_CHECKING:
     from nmt.detect import LanguageDetector
     from nmt.server.app import ServedModel
-    from nmt.tokenizer import Tokenizer
     from nmt.translator import Translator
 
 DEFAULT_HOST = "127.0.0.1"
@@ -166,16 +165,13 @@ def load_models(names: list[str] | None) -> tuple[list[ServedModel], dict[str, T
 
 
 def language_detector(translators: dict[str, Translator]) -> LanguageDetector:
-    """A detector over every served language: each model's source tokenizer, then the target
-    tokenizers of languages no model reads."""
-    from nmt.detect import LanguageDetector
+    """A detector over every served language (``nmt.detect.models_detector``)."""
+    from nmt.detect import models_detector
 
-    tokenizers: dict[str, Tokenizer] = {}
-    for translator in translators.values():
-        tokenizers.setdefault(translator.metadata["src_lang"].lower(), translator.src_tokenizer)
-    for translator in translators.values():
-        tokenizers.setdefault(translator.metadata["tgt_lang"].lower(), translator.tgt_tokenizer)
-    return LanguageDetector(tokenizers)
+    return models_detector(
+        (t.metadata["src_lang"], t.src_tokenizer, t.metadata["tgt_lang"], t.tgt_tokenizer)
+        for t in translators.values()
+    )
 
 
 def translate_fn(translators: dict[str, Translator]):
