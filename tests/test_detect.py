@@ -50,3 +50,20 @@ def test_nothing_to_tell_gives_even_odds(detector):
     assert detector.languages == ["en", "es"]
     with pytest.raises(ValueError, match="at least one"):
         LanguageDetector({})
+
+
+def test_a_models_languages_come_from_its_sides():
+    from nmt.detect import models_detector
+
+    models = REPO / "checkpoints"
+    en_es = [Tokenizer.load(models / "en-es" / "tokenizer" / f"{s}.model") for s in ("src", "tgt")]
+    es_en = [Tokenizer.load(models / "es-en" / "tokenizer" / f"{s}.model") for s in ("src", "tgt")]
+    one = models_detector([("EN", en_es[0], "es", en_es[1])])
+    assert one.languages == ["en", "es"]  # lower-cased; the target side counts too
+    assert one.detect("¿Cómo estás?")[0].language == "es"
+    # a language read by one model and written by another takes the reading side's tokenizer
+    both = models_detector([("en", en_es[0], "es", en_es[1]), ("es", es_en[0], "en", es_en[1])])
+    assert both.languages == ["en", "es"]
+    assert both.log_likelihoods("Hoy hace buen tiempo.")["es"] == pytest.approx(
+        LanguageDetector({"es": es_en[0]}).log_likelihoods("Hoy hace buen tiempo.")["es"]
+    )
