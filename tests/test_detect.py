@@ -62,8 +62,11 @@ def test_a_models_languages_come_from_its_sides():
     assert one.languages == ["en", "es"]  # lower-cased; the target side counts too
     assert one.detect("¿Cómo estás?")[0].language == "es"
     # a language read by one model and written by another takes the reading side's tokenizer
-    both = models_detector([("en", en_es[0], "es", en_es[1]), ("es", es_en[0], "en", es_en[1])])
+    # (here the first model's target side is deliberately the English one)
+    both = models_detector([("en", en_es[0], "es", en_es[0]), ("es", es_en[0], "en", es_en[1])])
     assert both.languages == ["en", "es"]
-    assert both.log_likelihoods("Hoy hace buen tiempo.")["es"] == pytest.approx(
-        LanguageDetector({"es": es_en[0]}).log_likelihoods("Hoy hace buen tiempo.")["es"]
-    )
+    text = "Hoy hace buen tiempo."
+    spanish = LanguageDetector({"es": es_en[0]}).log_likelihoods(text)["es"]
+    english = LanguageDetector({"es": en_es[0]}).log_likelihoods(text)["es"]
+    assert spanish != pytest.approx(english)
+    assert both.log_likelihoods(text)["es"] == pytest.approx(spanish)
