@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="translate lines without final punctuation as they are (by default they get the "
         "final mark the model's training data end in, which the output then loses again)",
     )
+    add(
+        "--no-split-sentences",
+        action="store_true",
+        help="translate each line as one text (by default a line of several sentences is "
+        "translated sentence by sentence and the translations joined)",
+    )
     add("--quiet", "-q", action="store_true", help="no progress bar, no timing messages")
     add("--interactive", action="store_true", help="interactive even when input is not a terminal")
     add("--version", action="version", version=f"lstm-nmt {nmt.__version__}")
@@ -164,6 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         "beam_prune": args.beam_prune,
         "max_source_tokens": args.max_tokens,
         "complete_end_mark": False if args.no_end_mark else None,
+        "split_sentences": False if args.no_split_sentences else None,
     }
     if (args.align or args.plot_attention) and not translator.has_attention:
         print(

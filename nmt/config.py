@@ -138,6 +138,9 @@ class DecodeConfig:
     # translate an input without final punctuation with the mark the training sources end in
     # (when nearly all do), and take the target's mark off the output again (nmt.end_marks)
     complete_end_mark: bool = True
+    # translate each sentence of a line alone and join the translations (nmt.sentences): a
+    # model trained on single sentences drops or garbles the rest of a line of several
+    split_sentences: bool = True
     max_length_a: float = 2.0  # max output length = a * src_len + b
     max_length_b: int = 10
     # source pieces per translation batch, at every beam size: real pieces where the encoder

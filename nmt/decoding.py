@@ -59,6 +59,7 @@ class DecodeSettings:
 
     search: SearchSettings
     complete_end_mark: bool
+    split_sentences: bool  # each sentence of a text alone (nmt.sentences), then joined
     max_source_tokens: int  # longer inputs are split (nmt.segment) and joined
     token_budget: int  # source pieces per search batch
     max_batch_size: int  # sentences per search batch
@@ -126,6 +127,7 @@ def decode_settings(
     return DecodeSettings(
         search=search,
         complete_end_mark=bool(values["complete_end_mark"]),
+        split_sentences=bool(values["split_sentences"]),
         max_source_tokens=int(values["max_source_tokens"]),
         token_budget=int(values["token_budget"]),
         max_batch_size=int(values["max_batch_size"]),

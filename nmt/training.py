@@ -52,6 +52,7 @@ from nmt.model import Seq2Seq, build_model
 from nmt.optimizer import FusedAdam
 from nmt.plots import PLOT_FILE, plot_history
 from nmt.scoring import format_scores, score_corpus
+from nmt.sentences import learn_sentence_splitting
 from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.train_state import (
     BACKUP_DIR,
@@ -385,6 +386,7 @@ def _train(
     train_src = [p.src for p in splits.train]
     train_tgt = [p.tgt for p in splits.train]
     end_marks = learn_end_marks(train_src, train_tgt)
+    sentences = learn_sentence_splitting(train_src)
     unknown = None
     if parent_dir is not None:
         unknown = finetune.unknown_rates(src_tok, tgt_tok, train_src, train_tgt)
@@ -445,6 +447,7 @@ def _train(
         if data.leaks is not None:
             extra["leaks"] = data.leaks.to_dict()
         extra["end_marks"] = end_marks
+        extra["sentences"] = sentences
         update_metadata(
             run_dir,
             **initial_metadata(config, src_tok, tgt_tok, model),
@@ -456,6 +459,8 @@ def _train(
             **extra,
         )
     else:
+        if "sentences" not in read_metadata(run_dir):  # a run begun before they were learned
+            update_metadata(run_dir, sentences=sentences)
         if state.replicas != replicas and state.batch:
             # a step was one batch per replica: keep the position in batches
             state.batch = state.batch * state.replicas // replicas
@@ -470,7 +475,9 @@ def _train(
         )
 
     dev_n = t.dev_eval_size or len(splits.dev)
-    translator = _translator(config, inference_model, src_tok, tgt_tok, {"end_marks": end_marks})
+    translator = _translator(
+        config, inference_model, src_tok, tgt_tok, {"end_marks": end_marks, "sentences": sentences}
+    )
     trainer = Trainer(
         config,
         run_dir,

@@ -23,6 +23,7 @@ from nmt.end_marks import EndMarks
 from nmt.env import has_gpu
 from nmt.numpy_decode import NumpyExecutor, gnmt_penalty
 from nmt.segment import split_ids
+from nmt.sentences import SentenceSplitter
 from nmt.tokenizer import EOS_ID, PAD_ID, Tokenizer
 
 if TYPE_CHECKING:
@@ -56,8 +57,10 @@ class Hypothesis:
 class Translator:
     """Tokenize -> batched search -> detokenize.
 
-    Sentences longer than the settings' ``max_source_tokens`` pieces (by default the training
-    limit) are split at sentence or word boundaries, translated piece by piece and joined.
+    A text of several sentences is translated sentence by sentence and joined (``nmt.sentences``,
+    with the abbreviations its training data showed). Sentences longer than the settings'
+    ``max_source_tokens`` pieces (by default the training limit) are split at sentence or word
+    boundaries, translated piece by piece and joined.
     """
 
     def __init__(
@@ -135,6 +138,12 @@ class Translator:
         return EndMarks.from_dict((self.metadata.get("end_marks") or {}).get("marks"))
 
     @property
+    def sentence_splitter(self) -> SentenceSplitter:
+        """The splitter of texts into sentences, with the abbreviations the model's training
+        sources showed (``nmt.sentences.learn_sentence_splitting``), if recorded."""
+        return SentenceSplitter.from_dict(self.metadata.get("sentences"))
+
+    @property
     def has_attention(self) -> bool:
         return self.executor.attention != "none"
 
@@ -175,8 +184,10 @@ class Translator:
 
         ``settings`` (from ``settings(...)``) say everything; without them, ``beam_size``,
         ``n_best`` and ``with_attention`` override the defaults. Empty inputs give one empty
-        hypothesis without running the model. A text longer than ``max_source_tokens`` pieces
-        is split (counted in ``stats["split_lines"]``) and gives one joined hypothesis.
+        hypothesis without running the model. A text of several sentences (counted in
+        ``stats["sentence_lines"]``), or a sentence longer than ``max_source_tokens`` pieces
+        (counted in ``stats["split_lines"]``), is translated in parts whose hypotheses are
+        joined (``_join_lists``).
         """
         if settings is None:
             settings = self.settings(
@@ -185,12 +196,50 @@ class Translator:
         marks = self.end_marks if settings.complete_end_mark else None
         completed = [marks.complete(t) if marks else (t, False) for t in texts]
         texts, added = [t for t, _ in completed], [was_added for _, was_added in completed]
-        ids = self.encode_sources(texts)
-        # units: the id lists actually translated; owner[u] is the input they belong to
+        units, owner, unit_joiners = self._units(texts, settings, stats)
+        done = self._translate_units(units, settings)
+        grouped: list[list[list[Hypothesis]]] = [[] for _ in texts]
+        glue: list[list[str]] = [[] for _ in texts]
+        for i, joiner, hyps in zip(owner, unit_joiners, done):
+            grouped[i].append(hyps)
+            glue[i].append(joiner)
+        search = settings.search
+        found = [
+            parts[0]
+            if len(parts) == 1
+            else _join_lists(parts, joiners[1:], search.length_penalty, search.with_attention)
+            for parts, joiners in zip(grouped, glue)
+        ]
+        if marks is not None:
+            found = [
+                [replace(h, text=marks.strip(h.text)) for h in hyps] if was_added else hyps
+                for hyps, was_added in zip(found, added)
+            ]
+        return found
+
+    def _units(
+        self, texts: list[str], settings: DecodeSettings, stats: Counter | None
+    ) -> tuple[list[list[int]], list[int], list[str]]:
+        """The id lists to translate for ``texts``: each text's sentences (with
+        ``split_sentences``), each cut to ``max_source_tokens`` pieces. Returns the units,
+        the text each belongs to, and what joins its translation to the one before within its
+        text (``""`` for a text's first)."""
+        sentences: list[str] = []
+        of_text: list[int] = []
+        joiners: list[str] = []
+        splitter = self.sentence_splitter if settings.split_sentences else None
+        for i, text in enumerate(texts):
+            parts, separators = splitter.split(text) if splitter else ([text], [])
+            if len(parts) > 1 and stats is not None:
+                stats["sentence_lines"] += 1
+            sentences.extend(parts)
+            of_text.extend([i] * len(parts))
+            joiners.extend([""] + separators)
         units: list[list[int]] = []
         owner: list[int] = []
+        unit_joiners: list[str] = []
         limit = settings.max_source_tokens
-        for i, seq in enumerate(ids):
+        for i, joiner, seq in zip(of_text, joiners, self.encode_sources(sentences)):
             parts = [seq]
             if len(seq) > limit:
                 parts = split_ids(seq, self.src_tokenizer.pieces(seq), limit)
@@ -199,23 +248,8 @@ class Translator:
                 stats["split_pieces"] += len(parts)
             units.extend(parts)
             owner.extend([i] * len(parts))
-        done = self._translate_units(units, settings)
-        grouped: list[list[list[Hypothesis]]] = [[] for _ in texts]
-        for i, hyps in zip(owner, done):
-            grouped[i].append(hyps)
-        search = settings.search
-        found = [
-            parts[0]
-            if len(parts) == 1
-            else [_join(parts, search.length_penalty, search.with_attention)]
-            for parts in grouped
-        ]
-        if marks is not None:
-            found = [
-                [replace(h, text=marks.strip(h.text)) for h in hyps] if was_added else hyps
-                for hyps, was_added in zip(found, added)
-            ]
-        return found
+            unit_joiners.extend([joiner] + [" "] * (len(parts) - 1))
+        return units, owner, unit_joiners
 
     def _translate_units(
         self, units: list[list[int]], settings: DecodeSettings
@@ -295,10 +329,25 @@ def _strip(row: np.ndarray) -> list[int]:
     return row[: stop[0] if len(stop) else len(row)].tolist()
 
 
-def _join(parts: list[list[Hypothesis]], alpha: float, with_attention: bool) -> Hypothesis:
-    """One hypothesis from the best translations of consecutive pieces of a long input; the
-    attention matrix is block-diagonal."""
-    best = [hyps[0] for hyps in parts]
+def _join_lists(
+    parts: list[list[Hypothesis]], separators: list[str], alpha: float, with_attention: bool
+) -> list[Hypothesis]:
+    """The hypotheses of one input translated in consecutive ``parts`` (sentences or pieces,
+    each with its n-best list): the ``j``-th joins every part's ``j``-th hypothesis (a part's
+    last where its list is shorter), as many as the longest list; the first is the join of the
+    best ones."""
+    return [
+        _join([hyps[min(j, len(hyps) - 1)] for hyps in parts], separators, alpha, with_attention)
+        for j in range(max(len(hyps) for hyps in parts))
+    ]
+
+
+def _join(
+    best: list[Hypothesis], separators: list[str], alpha: float, with_attention: bool
+) -> Hypothesis:
+    """One hypothesis from translations of consecutive sentences or pieces of one input, with
+    ``separators[k]`` between parts ``k`` and ``k + 1`` (an empty translation takes no
+    separator); the attention matrix is block-diagonal."""
     tokens = [t for h in best for t in h.tokens]
     src_tokens = [t for h in best for t in h.src_tokens]
     log_prob = sum(h.log_prob for h in best)
@@ -310,6 +359,9 @@ def _join(parts: list[list[Hypothesis]], alpha: float, with_attention: bool) -> 
             if h.attention is not None:
                 attention[row : row + len(h.tokens), col : col + len(h.src_tokens)] = h.attention
             row, col = row + len(h.tokens), col + len(h.src_tokens)
-    text = " ".join(h.text for h in best if h.text)
+    text = ""
+    for h, separator in zip(best, [""] + separators):
+        if h.text:
+            text += (separator if text else "") + h.text
     score = log_prob / gnmt_penalty(len(tokens) + 1, alpha)
     return Hypothesis(text, tokens, log_prob, score, attention, src_tokens)

@@ -79,3 +79,22 @@ def test_short_inputs_do_not_loop(name):
             assert len(tokens) <= 3 * len(word.split()), (word, out)
             assert not out.endswith(".")  # no mark in, none out
             assert out == with_mark.removesuffix(".").rstrip()  # translated as the sentence
+
+
+PARAGRAPHS = {
+    "en-es": "I am hungry. Where is the train station? Tom went home early because he was tired.",
+    "es-en": "Tengo hambre. ¿Dónde está la estación de tren? Tom se fue a casa temprano.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(SHIPPED) & set(PARAGRAPHS)))
+def test_a_paragraph_is_translated_sentence_by_sentence(name):
+    translator = Translator.from_checkpoint(name)
+    paragraph = PARAGRAPHS[name]
+    sentences, separators = translator.sentence_splitter.split(paragraph)
+    assert len(sentences) == 3 and separators == [" ", " "]
+    alone = translator.translate(sentences)
+    assert translator.translate([paragraph]) == [" ".join(alone)]
+    # as one text the model loses sentences: the reason for splitting
+    whole = translator.translate([paragraph], settings=translator.settings(split_sentences=False))
+    assert len(whole[0]) < len(" ".join(alone))

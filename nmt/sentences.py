@@ -1,0 +1,184 @@
+"""Cutting a text into its sentences before translation, and joining the translations again.
+
+A model trained on single sentences, given a line of several, often drops or garbles all but
+the first ("I am hungry. Where is the station? Tom went home." loses a sentence): nearly
+nothing it saw went on past a final mark. So each sentence is translated alone, as
+LibreTranslate and Argos do, and the translations are joined with the whitespace the source
+had between them.
+
+A boundary is a run of sentence-final marks (``.!?`` and the like, with closing quotes or
+brackets) followed by whitespace and a sentence start: an upper-case letter, a digit, or a
+letter of a script without case, after any opening marks (``¿¡"«(``). The full-width marks of
+scripts written without spaces (``。！？``) end a sentence without whitespace. A period is no
+boundary after a single letter (an initial: ``J. K. Rowling``), after a word with a period
+inside (``U.S.``, ``e.g.``), or after an abbreviation the training data showed: a word that
+appears before a period inside lines far more often than at their end (``Mr``, ``Dr``,
+``Mt``), learned by ``learn_sentence_splitting`` and recorded in the run's metadata. Nothing
+here names a language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+# one or more final marks, then closing quotes and brackets
+_ENDS = "." + "!?\u2026\u203c\u2047\u2048\u2049\u061f\u0964\u0965"
+_CLOSING = "\"'\u00bb\u201d\u2019)]}\u300d\u300f"
+_SPACED = re.compile(f"[{re.escape(_ENDS)}]+[{re.escape(_CLOSING)}]*(?=\\s)")
+# what may open a sentence before its first letter, besides opening brackets and quotes
+_OPENING = "\"'\u00bf\u00a1"
+# the first letter of a sentence: upper or title case, a letter of a script without case, a digit
+_STARTS = ("Lu", "Lt", "Lo", "Lm", "Nd")
+# full-width marks of scripts written without spaces: a boundary with or without whitespace
+_FULL_WIDTH = re.compile(f"[\u3002\uff01\uff1f]+[{re.escape(_CLOSING)}]*")
+# a Latin-script word without a vowel letter is an abbreviation (Mr, Dr, St, Jr), not a
+# sentence's last word
+_NO_VOWEL = re.compile("[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]+")
+# a word is learned as an abbreviation when seen before an inner period at least this often,
+# this many times more often there than before a line's final period, and with a period after
+# it in at least this share of all its occurrences (as Punkt's abbreviation test)
+MIN_ABBREVIATION_COUNT = 3
+ABBREVIATION_RATIO = 4
+MIN_PERIOD_SHARE = 0.9
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    """Whether ``text[at:]`` begins like a sentence: opening marks (``¿¡"«(``), then an
+    upper-case letter, a digit, or a letter of a script without case."""
+    while at < len(text) and _is_opening(text[at]):
+        at += 1
+    return at < len(text) and unicodedata.category(text[at]) in _STARTS
+
+
+def _is_opening(char: str) -> bool:
+    return unicodedata.category(char) in ("Ps", "Pi", "Pf") or char in _OPENING
+
+
+def _word_before(text: str, end: int) -> str:
+    """The whitespace-separated word that ends at ``end``, leading marks (``¿"(``) left off."""
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    return _strip_marks(text[start:end], leading=True)
+
+
+def _strip_marks(word: str, leading: bool) -> str:
+    """``word`` without its leading (or trailing) punctuation."""
+    while word and unicodedata.category(word[0 if leading else -1]).startswith("P"):
+        word = word[1:] if leading else word[:-1]
+    return word
+
+
+def _is_abbreviation(word: str, abbreviations: frozenset[str]) -> bool:
+    """A word that a period after does not end a sentence: an initial, a word with a period
+    inside, or a learned abbreviation."""
+    return (
+        (len(word) == 1 and word.isalpha())
+        or "." in word
+        or bool(_NO_VOWEL.fullmatch(word))
+        or word.casefold() in abbreviations
+    )
+
+
+def _candidates(text: str):
+    """Every boundary by the rules without abbreviations, as ``(word, end, start)``: ``word``
+    is the word before a lone period (which an abbreviation would make no boundary), else
+    None."""
+    for match in _SPACED.finditer(text):
+        end = start = match.end()
+        while start < len(text) and text[start].isspace():
+            start += 1
+        if start < len(text) and _starts_sentence(text, start):
+            lone_period = match.group().rstrip(_CLOSING) == "."
+            yield (_word_before(text, match.start()) if lone_period else None), end, start
+    for match in _FULL_WIDTH.finditer(text):
+        end = start = match.end()
+        while start < len(text) and text[start].isspace():
+            start += 1
+        if start < len(text):
+            yield None, end, start
+
+
+@dataclass(frozen=True)
+class SentenceSplitter:
+    """Splits texts at sentence boundaries (see the module docstring); ``abbreviations``: words
+    a period after does not end a sentence, case-folded, as ``learn_sentence_splitting`` finds
+    them."""
+
+    abbreviations: frozenset[str] = frozenset()
+
+    def boundaries(self, text: str) -> list[tuple[int, int]]:
+        """``(end, start)`` of each boundary: where a sentence ends and the next begins (the
+        whitespace between them is ``text[end:start]``), in order."""
+        return sorted(
+            {
+                (end, start)
+                for word, end, start in _candidates(text)
+                if word is None or not _is_abbreviation(word, self.abbreviations)
+            }
+        )
+
+    def split(self, text: str) -> tuple[list[str], list[str]]:
+        """``text``'s sentences and the separators between them (``" "`` where the source had
+        whitespace, ``""`` where it had none; one fewer than the sentences). A text without a
+        boundary is one sentence, as it is; leading and trailing whitespace stays on the
+        first and last."""
+        sentences, separators, at = [], [], 0
+        for end, start in self.boundaries(text):
+            if end < at:  # overlaps the boundary before (a spaced and a full-width match)
+                continue
+            sentences.append(text[at:end])
+            separators.append(" " if start > end else "")
+            at = start
+        sentences.append(text[at:])
+        return sentences, separators
+
+    @classmethod
+    def from_dict(cls, values: Any) -> SentenceSplitter:
+        """The splitter a run's ``sentences`` metadata record describes (no learned
+        abbreviations when there is none)."""
+        found = values.get("abbreviations") if isinstance(values, dict) else None
+        if not isinstance(found, list):
+            return cls()
+        return cls(frozenset(word.casefold() for word in found if isinstance(word, str)))
+
+
+def learn_sentence_splitting(texts: list[str]) -> dict[str, Any]:
+    """What a training side says about sentences: the share of its distinct lines that hold more
+    than one (by the rules without learned abbreviations), and ``abbreviations``, the words seen
+    before a period inside lines at least ``MIN_ABBREVIATION_COUNT`` times and
+    ``ABBREVIATION_RATIO`` times more often than before a line's last period, and followed by a
+    period in ``MIN_PERIOD_SHARE`` of their occurrences (words compared case-folded)."""
+    inner: Counter = Counter()  # before a boundary's lone period
+    final: Counter = Counter()  # before a line's last period
+    with_period: Counter = Counter()
+    seen: Counter = Counter()
+    several = 0
+    for text in dict.fromkeys(texts):  # a corpus's repeated lines count once
+        for token in text.split():
+            word = _strip_marks(token, leading=True)
+            if word.endswith(".") and not word.endswith(".."):
+                with_period[word[:-1].casefold()] += 1
+                word = word[:-1]
+            seen[_strip_marks(word, leading=False).casefold()] += 1
+        stripped = text.rstrip()
+        if stripped.endswith(".") and not stripped.endswith(".."):
+            final[_word_before(stripped, len(stripped) - 1).casefold()] += 1
+        found = list(_candidates(text))
+        several += bool(found)
+        inner.update(word.casefold() for word, _, _ in found if word is not None)
+    abbreviations = sorted(
+        word
+        for word, count in inner.items()
+        if word
+        and count >= MIN_ABBREVIATION_COUNT
+        and count >= ABBREVIATION_RATIO * final[word]
+        and with_period[word] >= MIN_PERIOD_SHARE * seen[word]
+    )
+    distinct = len(set(texts))
+    share = round(several / distinct, 4) if texts else 0.0
+    return {"multi_sentence_share": share, "abbreviations": abbreviations}
