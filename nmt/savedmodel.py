@@ -14,8 +14,11 @@ TensorFlow runtime needs nothing of this package, only TensorFlow and the tensor
   ``decode.complete_end_mark`` is on), as regular expressions on ``tf.strings``;
 - SentencePiece encoding and decoding (tensorflow-text's ``SentencepieceTokenizer``, over the
   run's own ``.model`` files);
+- the translation of a text sentence by sentence (``nmt.sentences``, when
+  ``decode.split_sentences`` is on, with the run's learned abbreviations), as regular
+  expressions that mark the boundaries;
 - the splitting of inputs longer than the training limit (``nmt.segment``) and the joining of
-  their pieces' translations;
+  their pieces' and sentences' translations;
 - the translator's length-sorted token-budget batches (``decode.token_budget``,
   ``Translator.batch_sentences``) and its search (``nmt.executor.search_graph``, with the packed
   encoder, which is plain TensorFlow on any device, and the frozen ``decode_tables``).
@@ -51,6 +54,15 @@ from nmt.decoding import DecodeSettings  # noqa: E402
 from nmt.executor import DECODE_TABLE_BYTES, search_graph  # noqa: E402
 from nmt.io import atomic_folder, folder_megabytes, write_folder  # noqa: E402
 from nmt.segment import SENTENCE_END  # noqa: E402
+from nmt.sentences import (  # noqa: E402
+    CLOSING,
+    CONSONANTS,
+    ENDS,
+    FULL_WIDTH,
+    OPENING,
+    OPENING_CATEGORIES,
+    START_CATEGORIES,
+)
 from nmt.tokenizer import EOS_ID, PAD_ID, WORD_START  # noqa: E402
 from nmt.translator import Translator  # noqa: E402
 
@@ -94,6 +106,78 @@ def strip_end_marks(texts: tf.Tensor, added: tf.Tensor, tgt_mark: str) -> tf.Ten
     ends = tf.strings.regex_full_match(stripped, "(?s).*" + _char(tgt_mark))
     cut = _rstrip(tf.strings.regex_replace(stripped, _char(tgt_mark) + "$", ""))
     return tf.where(tf.logical_and(added, ends), cut, texts)
+
+
+def _chars(chars: str) -> str:
+    """The RE2 class body matching each of ``chars``."""
+    return "".join(_char(ch) for ch in chars)
+
+
+# Markers written into the texts while they are cut into sentences: an input's own \x01 is
+# escaped first (\x01 a), so that \x01 followed by another letter is always a marker.
+_ESCAPE, _PERIOD, _SPACED_CUT, _TIGHT_CUT = "\x01a", "\x01p", "\x01s", "\x01n"
+
+
+def _protect_abbreviations(texts: tf.Tensor, abbreviations: frozenset[str]) -> tf.Tensor:
+    """Every lone period after a word that ``nmt.sentences`` takes for an abbreviation (an
+    initial, a word with a period inside, Latin consonants only, a learned one; the word after
+    its leading marks) replaced by a marker, so that the boundary patterns do not see it."""
+    ends, space = _chars(ENDS), _SPACE[1:-1]
+    # the word with a period inside first: RE2 takes the first alternative that matches, and
+    # "U" of "U.S." alone would be an initial
+    words = [
+        rf"[^{space}\pP][^{space}]*\.[^{space}]*[^{space}{ends}]",
+        r"\pL",
+        f"[{CONSONANTS}]+",
+    ]
+    if abbreviations:
+        learned = "|".join(_chars(word) for word in sorted(abbreviations))
+        words.append(f"(?i:{learned})")
+    # the character after the period is taken too (RE2 has no look-ahead): two passes catch
+    # a run of abbreviations whose spaces the first pass took every other one of
+    pattern = rf"(^|{_SPACE})(\pP*)({'|'.join(words)})\.(\z|[^{ends}])"
+    for _ in range(2):
+        texts = tf.strings.regex_replace(texts, pattern, r"\1\2\3" + _PERIOD + r"\4")
+    return texts
+
+
+def split_sentences(
+    texts: tf.Tensor, abbreviations: frozenset[str]
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """``nmt.sentences.SentenceSplitter.split`` for a batch ``texts`` ``(batch,)``: every
+    text's sentences, in order ``(sentences,)``, the text each belongs to ``(sentences,)``
+    int32, and what joins its translation to the one before (``""`` for a text's first, else
+    ``" "`` or ``""`` as the source had whitespace or not) ``(sentences,)``."""
+    marked = tf.strings.regex_replace(texts, "\x01", _ESCAPE)
+    marked = _protect_abbreviations(marked, abbreviations)
+    opening = "".join(rf"\p{{{c}}}" for c in OPENING_CATEGORIES) + _chars(OPENING)
+    start = "".join(rf"\p{{{c}}}" for c in START_CATEGORIES)
+    closing, space = _chars(CLOSING), _SPACE[1:-1]
+    spaced = rf"([{_chars(ENDS)}]+[{closing}]*){_SPACE}+([{opening}]*[{start}])"
+    marked = tf.strings.regex_replace(marked, spaced, r"\1" + _SPACED_CUT + r"\2")
+    full = f"[{_chars(FULL_WIDTH)}]+[{closing}]*"
+    marked = tf.strings.regex_replace(
+        marked, rf"({full}){_SPACE}+([^{space}])", r"\1" + _SPACED_CUT + r"\2"
+    )
+    # not before a mark or closing bracket: the run of marks and brackets is the boundary's
+    tight_next = f"[^{space}\\x01{_chars(FULL_WIDTH)}{closing}]"
+    marked = tf.strings.regex_replace(
+        marked, rf"({full})({tight_next})", r"\1" + _TIGHT_CUT + r"\2"
+    )
+    spaced_parts = tf.strings.split(marked, _SPACED_CUT)  # (batch, None)
+    parts = tf.strings.split(spaced_parts.flat_values, _TIGHT_CUT)  # (spaced parts, None)
+    sentences = parts.flat_values
+    sentences = tf.strings.regex_replace(sentences, _PERIOD, ".")
+    sentences = tf.strings.regex_replace(sentences, _ESCAPE, "\x01")
+    # a sentence's place: first of its spaced part, first of its text
+    spaced_of = tf.cast(parts.value_rowids(), tf.int32)
+    text_of = tf.gather(tf.cast(spaced_parts.value_rowids(), tf.int32), spaced_of)
+    index = tf.range(tf.size(sentences))
+    first_of_part = tf.equal(index, tf.gather(tf.cast(parts.row_starts(), tf.int32), spaced_of))
+    starts = tf.cast(spaced_parts.row_starts(), tf.int32)
+    first_of_text = tf.logical_and(first_of_part, tf.equal(spaced_of, tf.gather(starts, text_of)))
+    joiners = tf.where(first_of_text, "", tf.where(first_of_part, " ", ""))
+    return sentences, text_of, joiners
 
 
 def piece_boundaries(pieces: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -204,6 +288,7 @@ class TranslationModule(tf.Module):
         beam, greedy = translator.settings(beam_size=beam_size), translator.settings(beam_size=1)
         self.beam_size = beam.beam_size
         self.marks = translator.end_marks if beam.complete_end_mark else None
+        self.splitter = translator.sentence_splitter if beam.split_sentences else None
         self.max_source_tokens = beam.max_source_tokens
         spec = [tf.TensorSpec([None], tf.string, name=INPUT_NAME)]
         self.translate = tf.function(
@@ -229,7 +314,12 @@ class TranslationModule(tf.Module):
         added = None
         if self.marks is not None:
             texts, added = complete_end_marks(texts, self.marks.src)
-        ids = self.src_sp.tokenize(texts)  # (batch, None) int32, no BOS/EOS as Tokenizer.encode
+        batch = tf.shape(texts)[0]
+        if self.splitter is not None:
+            sentences, text_of, joiners = split_sentences(texts, self.splitter.abbreviations)
+        else:
+            sentences, text_of, joiners = texts, tf.range(batch), tf.fill([batch], "")
+        ids = self.src_sp.tokenize(sentences)  # (sentences, None) int32, no BOS/EOS
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         word_start, sentence_end = piece_boundaries(self.src_sp.id_to_string(ids))
         owner, begin, end = split_units(
@@ -238,12 +328,17 @@ class TranslationModule(tf.Module):
         starts = tf.cast(tf.gather(ids.row_starts(), owner), tf.int32)
         units = tf.gather(ids.flat_values, tf.ragged.range(starts + begin, starts + end))
         found = self._search_units(units, settings)
-        # a split input's pieces' translations joined by spaces, the empty ones left out
-        grouped = tf.RaggedTensor.from_value_rowids(
-            found, tf.cast(owner, tf.int64), nrows=tf.shape(texts, out_type=tf.int64)[0]
-        )
-        grouped = tf.ragged.boolean_mask(grouped, tf.strings.length(grouped) > 0)
-        out = tf.strings.reduce_join(grouped, axis=1, separator=" ")
+        # each text's units' translations joined, the empty ones left out: a sentence's first
+        # unit after its sentence's joiner, a long sentence's further pieces after a space
+        # (Translator's _join)
+        kept = tf.where(tf.strings.length(found) > 0)[:, 0]
+        glue = tf.gather(tf.where(begin == 0, tf.gather(joiners, owner), " "), kept)
+        rows = tf.gather(tf.gather(text_of, owner), kept)  # ascending
+        first = tf.not_equal(rows, tf.concat([[-1], rows[:-1]], 0))
+        found = tf.gather(found, kept)
+        pieces = tf.where(first, found, tf.strings.join([glue, found]))
+        grouped = tf.RaggedTensor.from_value_rowids(pieces, rows, nrows=batch)
+        out = tf.strings.reduce_join(grouped, axis=1)
         if added is not None:
             out = strip_end_marks(out, added, self.marks.tgt)
         return out
@@ -332,6 +427,8 @@ def export_savedmodel(
                 "greedy": {"beam_size": 1},
             },
             "end_marks": module.marks.to_dict() if module.marks else None,
+            "split_sentences": module.splitter is not None,
+            "abbreviations": sorted(module.splitter.abbreviations) if module.splitter else [],
             "max_source_tokens": module.max_source_tokens,
             "tensorflow": tf.__version__,
         }

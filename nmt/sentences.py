@@ -25,19 +25,21 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-# one or more final marks, then closing quotes and brackets
-_ENDS = "." + "!?\u2026\u203c\u2047\u2048\u2049\u061f\u0964\u0965"
-_CLOSING = "\"'\u00bb\u201d\u2019)]}\u300d\u300f"
-_SPACED = re.compile(f"[{re.escape(_ENDS)}]+[{re.escape(_CLOSING)}]*(?=\\s)")
-# what may open a sentence before its first letter, besides opening brackets and quotes
-_OPENING = "\"'\u00bf\u00a1"
-# the first letter of a sentence: upper or title case, a letter of a script without case, a digit
-_STARTS = ("Lu", "Lt", "Lo", "Lm", "Nd")
-# full-width marks of scripts written without spaces: a boundary with or without whitespace
-_FULL_WIDTH = re.compile(f"[\u3002\uff01\uff1f]+[{re.escape(_CLOSING)}]*")
-# a Latin-script word without a vowel letter is an abbreviation (Mr, Dr, St, Jr), not a
-# sentence's last word
-_NO_VOWEL = re.compile("[b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ]+")
+# Sentence-final marks, the closing quotes and brackets after them, the marks that may open a
+# sentence before its first letter (besides the Unicode categories Ps, Pi, Pf), the categories
+# of that first letter (upper or title case, a script without case, a digit), the full-width
+# marks of scripts written without spaces, and the Latin consonants (a word of only those is an
+# abbreviation: Mr, Dr, St, Jr). nmt.savedmodel builds the same rules from these in RE2.
+ENDS = ".!?\u2026\u203c\u2047\u2048\u2049\u061f\u0964\u0965"
+CLOSING = "\"'\u00bb\u201d\u2019)]}\u300d\u300f"
+OPENING = "\"'\u00bf\u00a1"
+OPENING_CATEGORIES = ("Ps", "Pi", "Pf")
+START_CATEGORIES = ("Lu", "Lt", "Lo", "Lm", "Nd")
+FULL_WIDTH = "\u3002\uff01\uff1f"
+CONSONANTS = "b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ"
+_SPACED = re.compile(f"[{re.escape(ENDS)}]+[{re.escape(CLOSING)}]*(?=\\s)")
+_FULL_WIDTH = re.compile(f"[{FULL_WIDTH}]+[{re.escape(CLOSING)}]*")
+_NO_VOWEL = re.compile(f"[{CONSONANTS}]+")
 # a word is learned as an abbreviation when seen before an inner period at least this often,
 # this many times more often there than before a line's final period, and with a period after
 # it in at least this share of all its occurrences (as Punkt's abbreviation test)
@@ -51,11 +53,11 @@ def _starts_sentence(text: str, at: int) -> bool:
     upper-case letter, a digit, or a letter of a script without case."""
     while at < len(text) and _is_opening(text[at]):
         at += 1
-    return at < len(text) and unicodedata.category(text[at]) in _STARTS
+    return at < len(text) and unicodedata.category(text[at]) in START_CATEGORIES
 
 
 def _is_opening(char: str) -> bool:
-    return unicodedata.category(char) in ("Ps", "Pi", "Pf") or char in _OPENING
+    return unicodedata.category(char) in OPENING_CATEGORIES or char in OPENING
 
 
 def _word_before(text: str, end: int) -> str:
@@ -93,13 +95,13 @@ def _candidates(text: str):
         while start < len(text) and text[start].isspace():
             start += 1
         if start < len(text) and _starts_sentence(text, start):
-            lone_period = match.group().rstrip(_CLOSING) == "."
+            lone_period = match.group().rstrip(CLOSING) == "."
             yield (_word_before(text, match.start()) if lone_period else None), end, start
     for match in _FULL_WIDTH.finditer(text):
         end = start = match.end()
         while start < len(text) and text[start].isspace():
             start += 1
-        if start < len(text):
+        if start < len(text) and text[start] not in FULL_WIDTH:  # not inside a run of marks
             yield None, end, start
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,12 @@ from nmt.savedmodel import (  # noqa: E402
     export_savedmodel,
     main,
     piece_boundaries,
+    split_sentences,
     split_units,
     strip_end_marks,
 )
 from nmt.segment import split_ids  # noqa: E402
+from nmt.sentences import SentenceSplitter  # noqa: E402
 from nmt.translator import Translator  # noqa: E402
 
 # Run in a fresh interpreter in isolated mode (-I: no PYTHONPATH, no script folder on the
@@ -81,12 +84,18 @@ def test_export_translates_as_the_translator_without_nmt(trained_run, exported, 
     texts = [src for src, _ in reverse_pairs(40, seed=7)]
     long = " ".join(WORDS[i % len(WORDS)] for i in range(150))  # past the 100-piece limit
     texts += ["", "   ", "alpha", long, "echo  delta ", "kilo lima india"]
+    # texts of several sentences, one with an over-long sentence, one of a full-width mark
+    texts += ["alpha bravo. India juliet", "Kilo! Lima golf? Echo", "golf\u3002hotel",
+              "alpha. " + long.capitalize() + ". Bravo"]  # fmt: skip
     translator = Translator.from_checkpoint(trained_run)
     assert len(translator.encode_sources([long])[0]) > translator.max_source_tokens
     got = load_and_translate(exported, texts, tmp_path)
     assert got["serving_default"] == translator.translate(texts, beam_size=3)
     assert got["greedy"] == translator.translate(texts, beam_size=1)
     assert got["greedy"][40:42] == ["", ""]
+    stats = Counter()
+    translator.translate_detailed(texts, stats=stats)
+    assert stats["sentence_lines"] == 4 and stats["split_lines"] == 2
     info = json.loads((exported / "nmt_export.json").read_text(encoding="utf-8"))
     assert info["signatures"]["serving_default"]["beam_size"] == 3
 
@@ -117,6 +126,32 @@ def test_end_mark_completion_in_the_graph_is_end_marks():
     assert [t.decode() for t in stripped.numpy()] == [
         marks.strip(t) if flag else t for t, flag in zip(outputs, flags)
     ]
+
+
+SENTENCE_TEXTS = [
+    "", "   ", "One. Two! Three? Four", "see you. then we go", "It costs 5. 6 is more.",
+    "¡Mira! ¿Hay un avión? «Sí.» Vale.", 'He said "Stop." Then left.', "Wait... What?",
+    "J. K. Rowling wrote it. She is British.", "The U.S. Army is big.", "A. B. C. D. E. Fine.",
+    "Dr. Who is here. Mrs. Smith too.", "We met Gen. Lee. It was cold.", "We met GEN. Lee.",
+    "(U.S. Army) is. Big", "Hi.. There", "Dr.. There", "1.5. Next", "a.\u00a0B",
+    "x\x01y. Z\x01a. Q",
+    "مرحبا. كيف حالك؟", "我饿了。你呢？", "我饿了。 你呢？", "end。」！next", "  lead.\t\tTrail.  ",
+    "line one.\nLine two.", "p.m.\n Tom left.",
+]  # fmt: skip
+
+
+def test_sentence_splitting_in_the_graph_is_the_splitter():
+    for abbreviations in (frozenset(), frozenset({"gen", "dr"})):
+        splitter = SentenceSplitter(abbreviations)
+        sentences, text_of, joiners = split_sentences(tf.constant(SENTENCE_TEXTS), abbreviations)
+        got = [([], []) for _ in SENTENCE_TEXTS]
+        for sentence, i, joiner in zip(sentences.numpy(), text_of.numpy(), joiners.numpy()):
+            if got[i][0]:
+                got[i][1].append(joiner.decode())
+            else:
+                assert joiner == b""
+            got[i][0].append(sentence.decode())
+        assert got == [splitter.split(text) for text in SENTENCE_TEXTS]
 
 
 def test_splitting_in_the_graph_is_split_ids():
@@ -180,11 +215,14 @@ def test_command_line_error_has_no_traceback(tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_en_es_first_200_test_sentences_are_identical(shared_corpora, tmp_path):
+def test_shipped_en_es_200_test_sentences_and_30_paragraphs_are_identical(shared_corpora, tmp_path):
     from nmt.evaluate import rebuild_test_split
 
     run = REPO / "checkpoints" / "en-es"
-    sources = rebuild_test_split(run, str(shared_corpora))[0][:200]
+    test = rebuild_test_split(run, str(shared_corpora))[0]
+    # and 30 paragraphs of 3 further test sentences, translated sentence by sentence
+    paragraphs = [" ".join(test[i : i + 3]) for i in range(200, 290, 3)]
+    sources = test[:200] + paragraphs
     export = export_savedmodel(run, tmp_path / "en-es")
     got = load_and_translate(export, sources, tmp_path)
     translator = Translator.from_checkpoint(run)
