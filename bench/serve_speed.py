@@ -4,7 +4,8 @@
 For each client count (1, 4, 16) a round: the model's test split through ``translate.py -i
 FILE`` (its own lines/s, model loading left out), then through one running ``python -m
 nmt.serve`` from that many concurrent clients, each sending its share one request at a time
-(``--per-request`` sentences per request): the server's sentences/s, p50/p95 request latency,
+(``--per-request`` sentences per request, as a list or with ``--as-text`` joined into one text
+that the server translates sentence by sentence): the server's sentences/s, p50/p95 request latency,
 sentences per translator call, and the ratio to the round's file sentences/s (taken within a
 round, as a shared machine's speed drifts). Each client is a process of its own
 (``--client-threads``: threads of this process, which then share one Python lock), on the same
@@ -135,7 +136,9 @@ def _client(
         cpu = time.process_time()
         for index, texts in work:
             start = time.perf_counter()
-            status, text = http.post("/translate", {**body, "q": texts})
+            q = " ".join(texts) if body.get("as_text") else texts
+            request = {k: v for k, v in body.items() if k != "as_text"}
+            status, text = http.post("/translate", {**request, "q": q})
             latencies.append(time.perf_counter() - start)
             if status == 200:
                 answers[index] = json.loads(text)["translatedText"]
@@ -275,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="en-es", help="run directory or model name")
     parser.add_argument("--clients", default="1,4,16", help="comma list of client counts")
     parser.add_argument("--per-request", type=int, default=1, help="sentences per request")
+    parser.add_argument("--as-text", action="store_true",
+                        help="each request's sentences joined into one text, not a list")
     parser.add_argument("--limit", type=int, help="only the first N test sentences")
     parser.add_argument("--data-dir", help="corpus catalogue directory")
     parser.add_argument("--batch-wait-ms", type=float, help="the server's batch window")
@@ -301,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     k = args.per_request
     chunks = [sources[i : i + k] for i in range(0, len(sources), k)]
     body = {"source": metadata["src_lang"], "target": metadata["tgt_lang"]}
+    if args.as_text:
+        body["as_text"] = True  # the clients' flag, not sent
     server_args = ["--model", str(run_dir), "--batch-limit", str(max(k, 1000))]
     if args.batch_wait_ms is not None:
         server_args += ["--batch-wait-ms", str(args.batch_wait_ms)]
@@ -324,8 +331,13 @@ def main(argv: list[str] | None = None) -> int:
             # the share of the wall time the worker spent translating (the rest: waiting for
             # requests to gather, and HTTP)
             report["translator_busy_share"] = round((busy - busy_before) / report["seconds"], 2)
-            got = [line for i in range(len(chunks)) for line in answers.get(i, [None] * k)]
-            report["same_as_file"] = sum(a == b for a, b in zip(got, file_lines))
+            if args.as_text:  # a text's translation against its sentences' joined
+                got = [answers.get(i) for i in range(len(chunks))]
+                expected = [" ".join(file_lines[i : i + k]) for i in range(0, len(sources), k)]
+                report["same_as_file_texts"] = sum(a == b for a, b in zip(got, expected))
+            else:
+                got = [line for i in range(len(chunks)) for line in answers.get(i, [None] * k)]
+                report["same_as_file"] = sum(a == b for a, b in zip(got, file_lines))
             report["of_file_speed"] = round(
                 report["sentences_per_s"] / file_report["sentences_per_s"], 2
             )
@@ -336,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": args.model,
         "sentences": len(sources),
         "per_request": k,
+        "as_text": args.as_text,
         "beam_size": _beam(run_dir),
         "cpu_count": os.cpu_count(),
         "clients_as": "threads" if args.client_threads else "processes",

@@ -56,9 +56,9 @@ from nmt.io import atomic_folder, folder_megabytes, write_folder  # noqa: E402
 from nmt.segment import SENTENCE_END  # noqa: E402
 from nmt.sentences import (  # noqa: E402
     CLOSING,
-    CONSONANTS,
     ENDS,
     FULL_WIDTH,
+    NO_VOWEL_WORD,
     OPENING,
     OPENING_CATEGORIES,
     START_CATEGORIES,
@@ -120,15 +120,16 @@ _ESCAPE, _PERIOD, _SPACED_CUT, _TIGHT_CUT = "\x01a", "\x01p", "\x01s", "\x01n"
 
 def _protect_abbreviations(texts: tf.Tensor, abbreviations: frozenset[str]) -> tf.Tensor:
     """Every lone period after a word that ``nmt.sentences`` takes for an abbreviation (an
-    initial, a word with a period inside, Latin consonants only, a learned one; the word after
-    its leading marks) replaced by a marker, so that the boundary patterns do not see it."""
+    initial, a word with a period inside, a Latin word without a vowel, a learned one; the
+    word after its leading marks) replaced by a marker, so that the boundary patterns do not
+    see it."""
     ends, space = _chars(ENDS), _SPACE[1:-1]
     # the word with a period inside first: RE2 takes the first alternative that matches, and
     # "U" of "U.S." alone would be an initial
     words = [
         rf"[^{space}\pP][^{space}]*\.[^{space}]*[^{space}{ends}]",
         r"\pL",
-        f"[{CONSONANTS}]+",
+        NO_VOWEL_WORD,
     ]
     if abbreviations:
         learned = "|".join(_chars(word) for word in sorted(abbreviations))

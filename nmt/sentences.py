@@ -28,18 +28,19 @@ from typing import Any
 # Sentence-final marks, the closing quotes and brackets after them, the marks that may open a
 # sentence before its first letter (besides the Unicode categories Ps, Pi, Pf), the categories
 # of that first letter (upper or title case, a script without case, a digit), the full-width
-# marks of scripts written without spaces, and the Latin consonants (a word of only those is an
-# abbreviation: Mr, Dr, St, Jr). nmt.savedmodel builds the same rules from these in RE2.
+# marks of scripts written without spaces, and a Latin word of consonants only, lower case after
+# its first letter (an abbreviation: Mr, Dr, St, vs; not an acronym, TV or DVD, which may end a
+# sentence). nmt.savedmodel builds the same rules from these in RE2.
 ENDS = ".!?\u2026\u203c\u2047\u2048\u2049\u061f\u0964\u0965"
 CLOSING = "\"'\u00bb\u201d\u2019)]}\u300d\u300f"
 OPENING = "\"'\u00bf\u00a1"
 OPENING_CATEGORIES = ("Ps", "Pi", "Pf")
 START_CATEGORIES = ("Lu", "Lt", "Lo", "Lm", "Nd")
 FULL_WIDTH = "\u3002\uff01\uff1f"
-CONSONANTS = "b-df-hj-np-tv-xzB-DF-HJ-NP-TV-XZ"
+NO_VOWEL_WORD = "[B-DF-HJ-NP-TV-XZ]?[b-df-hj-np-tv-xz]+"
 _SPACED = re.compile(f"[{re.escape(ENDS)}]+[{re.escape(CLOSING)}]*(?=\\s)")
 _FULL_WIDTH = re.compile(f"[{FULL_WIDTH}]+[{re.escape(CLOSING)}]*")
-_NO_VOWEL = re.compile(f"[{CONSONANTS}]+")
+_NO_VOWEL = re.compile(NO_VOWEL_WORD)
 # a word is learned as an abbreviation when seen before an inner period at least this often,
 # this many times more often there than before a line's final period, and with a period after
 # it in at least this share of all its occurrences (as Punkt's abbreviation test)

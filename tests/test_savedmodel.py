@@ -134,7 +134,7 @@ SENTENCE_TEXTS = [
     "J. K. Rowling wrote it. She is British.", "The U.S. Army is big.", "A. B. C. D. E. Fine.",
     "Dr. Who is here. Mrs. Smith too.", "We met Gen. Lee. It was cold.", "We met GEN. Lee.",
     "(U.S. Army) is. Big", "Hi.. There", "Dr.. There", "1.5. Next", "a.\u00a0B",
-    "x\x01y. Z\x01a. Q",
+    "x\x01y. Z\x01a. Q", "We watched TV. Then we slept.", "Tom vs. Mary is on.",
     "مرحبا. كيف حالك؟", "我饿了。你呢？", "我饿了。 你呢？", "end。」！next", "  lead.\t\tTrail.  ",
     "line one.\nLine two.", "p.m.\n Tom left.",
 ]  # fmt: skip

@@ -29,6 +29,9 @@ SPLITTER = SentenceSplitter(frozenset({"gen"}))
         ("J. K. Rowling wrote it. She is British.", ["J. K. Rowling wrote it.", "She is British."],
          [" "]),
         ("The U.S. Army is big.", ["The U.S. Army is big."], []),
+        # an acronym may end a sentence; a lower-case vowel-less word does not
+        ("We watched TV. Then we slept.", ["We watched TV.", "Then we slept."], [" "]),
+        ("Tom vs. Mary is on.", ["Tom vs. Mary is on."], []),
         ("Dr. Who is here. Mrs. Smith too.", ["Dr. Who is here.", "Mrs. Smith too."], [" "]),
         ("We climbed Mt. Fuji. It was cold.", ["We climbed Mt. Fuji.", "It was cold."], [" "]),
         ("We met Gen. Lee. It was cold.", ["We met Gen. Lee.", "It was cold."], [" "]),
