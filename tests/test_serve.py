@@ -65,6 +65,8 @@ def request(q, **extra) -> dict:
 
 def test_libretranslatepy_round_trip(server, reference):
     texts = sentences(6, seed=1)
+    # a paragraph as one text: translated sentence by sentence, joined
+    texts.append(f"{texts[0]}. {texts[1].capitalize()}! {texts[2]}")
     client = libretranslatepy.LibreTranslateAPI(server.url, api_key=KEY)
     got = [client.translate(text, "xx", "yy") for text in texts]
     assert got == reference.translate(texts)
@@ -93,6 +95,7 @@ def test_plain_http_json_form_and_multipart(server, reference):
 
 def test_alternatives_are_the_n_best_list(server, reference):
     texts = sentences(3, seed=3)
+    texts.append(f"{texts[0]}. {texts[1].capitalize()}")  # its list joins its sentences' lists
     found = reference.translate_detailed(texts, beam_size=3, n_best=3)
     answer = post(server, request(texts, alternatives=2)).json()
     assert answer["translatedText"] == [hyps[0].text for hyps in found]
