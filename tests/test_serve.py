@@ -5,6 +5,7 @@ concurrent clients; overload; SIGTERM; command-line errors."""
 
 from __future__ import annotations
 
+import html
 import random
 import signal
 import socket
@@ -109,6 +110,23 @@ def test_alternatives_are_the_n_best_list(server, reference):
     }
 
 
+def test_html_format_translates_the_text_and_keeps_the_markup(server, reference):
+    texts = sentences(3, seed=4)
+    page = (
+        f'<p class="x">{texts[0]}, <b>{texts[1]}</b></p><script>{texts[2]}</script>'
+        f'<p translate="no">{texts[2]}</p><p>\n {texts[2]} &amp;</p><br>'
+    )
+    one, two, three = reference.translate([texts[0] + ",", texts[1], texts[2] + " &"])
+    expected = (
+        f'<p class="x">{one} <b>{two}</b></p><script>{texts[2]}</script>'
+        f'<p translate="no">{texts[2]}</p><p>\n {html.escape(three, quote=False)}</p><br>'
+    )
+    answer = post(server, request(page, format="html")).json()
+    assert answer == {"translatedText": expected}
+    listed = post(server, request([page, "<br>"], format="html")).json()
+    assert listed == {"translatedText": [answer["translatedText"], "<br>"]}
+
+
 def test_languages_health_and_metrics(server):
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
     assert post(server, request("alpha bravo")).status_code == 200
@@ -182,7 +200,7 @@ BAD_REQUESTS = [
         400,
         "not available as a target language from yy",
     ),
-    ("format html", {"json": request("alpha", format="html")}, 400, "html format"),
+    ("format xml", {"json": request("alpha", format="xml")}, 400, "text or html"),
     ("alternatives text", {"json": request("alpha", alternatives="x")}, 400, "not a number"),
     ("alternatives over limit", {"json": request("alpha", alternatives=4)}, 400, "<= 3"),
     ("10,000 texts", {"json": request(["a"] * 10000)}, 400, "10000 texts"),

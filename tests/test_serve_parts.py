@@ -11,6 +11,7 @@ import time
 import pytest
 
 from nmt.server.batcher import Batcher, Overloaded, Stopped
+from nmt.server.markup import parse
 from nmt.server.metrics import Metrics
 from nmt.server.parsing import ApiError, body_fields, translate_request
 from nmt.server.settings import ServeSettings
@@ -179,7 +180,35 @@ def test_translate_request_fields():
     )
     assert check({"q": "a", "source": "en", "target": "es", "alternatives": -3}).alternatives == 0
     form = check({"q": "a\r\nb", "source": "en", "target": "es"}, from_json=False)
-    assert form.texts == ["a\nb"] and not form.batch
+    assert form.texts == ["a\nb"] and not form.batch and not form.html
+    assert check({"q": "<b>a</b>", "source": "en", "target": "es", "format": "html"}).html
+
+
+HTML = (
+    "<!DOCTYPE html><html><head><title>My page</title><style>p {color: red}</style></head>"
+    '<body><p class="a notranslate">Keep me</p><p>\n  Tom &amp; Mary &lt;3 </p><br>'
+    '<img src="x.png" alt="A cat"/><script>var a = "Hi there";</script><pre>code here</pre>'
+    '<span translate="no">Brand <b>name</b></span> <ul><li>One<li>Two</ul>'
+    "<!-- a comment --><p>Hello <b>world</b>, how are you?</p> &nbsp; | </body></html>"
+)
+
+
+def test_html_documents_keep_their_markup_and_give_up_their_text():
+    document = parse(HTML)
+    assert document.texts == (
+        "My page", "Tom & Mary <3", "One", "Two", "Hello", "world", ", how are you?",
+    )  # fmt: skip
+    # unchanged text gives the document back, entities escaped as they came
+    assert document.render(list(document.texts)) == HTML
+    out = document.render([t.upper() for t in document.texts])
+    assert "<title>MY PAGE</title>" in out and "<p>\n  TOM &amp; MARY &lt;3 </p>" in out
+    assert "Keep me" in out and 'var a = "Hi there"' in out and "<pre>code here</pre>" in out
+    assert '<span translate="no">Brand <b>name</b></span>' in out
+    assert "<li>ONE<li>TWO</ul>" in out and "<p>HELLO <b>WORLD</b>, HOW ARE YOU?</p>" in out
+    assert parse("").texts == () and parse("").render([]) == ""
+    assert parse("plain text").render(["x < y"]) == "x &lt; y"
+    with pytest.raises(ValueError, match="2 translations for 1 runs"):
+        parse("a").render(["a", "b"])
 
 
 @pytest.mark.parametrize(
@@ -193,7 +222,8 @@ def test_translate_request_fields():
         ({"q": "a", "source": "en", "target": "es", "alternatives": 3}, "<= 2"),
         ({"q": "a", "source": "en", "target": "es", "alternatives": True}, "not a number"),
         ({"q": "a", "source": "en", "target": "es", "alternatives": 1.5}, "not a number"),
-        ({"q": "a", "source": "en", "target": "es", "format": "html"}, "html format"),
+        ({"q": "a", "source": "en", "target": "es", "format": "xml"}, "text or html, got 'xml'"),
+        ({"q": "a", "source": "en", "target": "es", "format": ["html"]}, "list"),
         ({"q": ["a"] * 4, "source": "en", "target": "es"}, "4 texts"),
         ({"q": "a" * 11, "source": "en", "target": "es"}, "11 characters"),
     ],
@@ -298,6 +328,24 @@ def test_app_answers_with_the_translation():
         # hypotheses ["A", "A"]: the repeated best is no alternative
         (200, {"translatedText": ["A", "B"], "alternatives": [[], []]}),
     ]
+
+
+def test_app_translates_html_documents_run_by_run():
+    fake = FakeTranslator()
+    html = {"source": "en", "target": "es", "format": "html"}
+    answers, _ = run_app(
+        fake,
+        ServeSettings(),
+        [
+            {**html, "q": "<p>hi <b>there</b></p><script>x</script>"},
+            {**html, "q": ["<i>a</i>", "<br>", "b"]},
+        ],
+    )
+    assert answers == [
+        (200, {"translatedText": "<p>HI <b>THERE</b></p><script>x</script>"}),
+        (200, {"translatedText": ["<i>A</i>", "<br>", "B"]}),
+    ]
+    assert sorted(texts for _, texts in fake.calls) == [["a", "b"], ["hi", "there"]]
 
 
 def test_two_workers_translate_two_groups_at_once_and_stop_cleanly():

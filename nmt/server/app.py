@@ -18,8 +18,10 @@ from starlette.exceptions import HTTPException
 import nmt
 from nmt.server.batcher import Batcher, Overloaded, Stopped
 from nmt.server.languages import language_name
+from nmt.server.markup import Document, parse
 from nmt.server.metrics import CONTENT_TYPE, Metrics
 from nmt.server.parsing import (
+    FORMATS,
     ApiError,
     TranslateRequest,
     api_key,
@@ -57,6 +59,16 @@ def search_key(model: ServedModel, alternatives: int) -> tuple[str, int, int]:
 
 def detection(found: Detection) -> dict:
     return {"confidence": found.confidence, "language": found.language}
+
+
+def rendered(document: Document, found: list[list[str]]) -> list[str]:
+    """A document's hypotheses from its runs' (``found``: per run, best first): the ``j``-th
+    with every run's ``j``-th translation (a run's last where it has fewer); one, the document
+    as it came, when it has no text to translate."""
+    count = max((len(hyps) for hyps in found), default=1)
+    return [
+        document.render([hyps[min(j, len(hyps) - 1)] for hyps in found]) for j in range(count)
+    ]
 
 
 def answer(
@@ -175,9 +187,12 @@ class Translation:
     async def __call__(self, request: Request, started: float) -> dict:
         fields, from_json = await self.fields(request)
         checked = translate_request(fields, from_json, self.settings)
+        # format html: what is translated is each document's text runs
+        documents = [parse(text) for text in checked.texts] if checked.html else None
+        runs = [list(d.texts) for d in documents] if documents else [[t] for t in checked.texts]
         detected = None
         if checked.source == "auto" and self.detector is not None:
-            detected = [self.detect(text)[0] for text in checked.texts]
+            detected = [self.detect(" ".join(texts))[0] for texts in runs]
             sources = [d.language for d in detected]
         else:
             sources = [checked.source] * len(checked.texts)
@@ -189,7 +204,7 @@ class Translation:
         futures = []
         try:
             for source, index in groups.items():
-                texts = [checked.texts[i] for i in index]
+                texts = [text for i in index for text in runs[i]]
                 futures.append(self.submit(models[source], checked.alternatives, texts))
         except ApiError:
             for future in futures:
@@ -208,11 +223,15 @@ class Translation:
             for future in futures:
                 future.cancel()
             raise ApiError(500, f"Cannot translate text: {err}") from None
-        found: list[list[str]] = [[] for _ in checked.texts]
+        found: list[list[list[str]]] = [[] for _ in checked.texts]  # per text, per run
         for index, hyps in zip(groups.values(), parts):
-            for i, h in zip(index, hyps):
-                found[i] = h
-        return answer(checked, found, detected)
+            at = 0
+            for i in index:
+                found[i] = hyps[at : at + len(runs[i])]
+                at += len(runs[i])
+        if documents is None:
+            return answer(checked, [hyps[0] for hyps in found], detected)
+        return answer(checked, [rendered(d, h) for d, h in zip(documents, found)], detected)
 
 
 def languages(models: list[ServedModel]) -> list[dict]:
@@ -244,7 +263,7 @@ TRANSLATE_BODY = {
                     },
                     "source": {"type": "string", "example": "en"},
                     "target": {"type": "string", "example": "es"},
-                    "format": {"type": "string", "enum": ["text"]},
+                    "format": {"type": "string", "enum": list(FORMATS)},
                     "alternatives": {"type": "integer", "minimum": 0},
                     "api_key": {"type": "string"},
                 },

@@ -32,6 +32,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+FORMATS = ("text", "html")
+
+
 @dataclass(frozen=True)
 class TranslateRequest:
     texts: list[str]
@@ -40,6 +43,7 @@ class TranslateRequest:
     target: str
     alternatives: int
     api_key: str | None
+    html: bool = False  # format html: the texts are HTML documents (nmt.server.markup)
 
 
 def media_type(content_type: str | None) -> str:
@@ -191,10 +195,12 @@ def translate_request(
     target = _language(fields, "target")
     alternatives = _alternatives(fields.get("alternatives"), settings.alternatives_limit)
     text_format = fields.get("format") or "text"
-    if text_format != "text":
+    if text_format not in FORMATS:
         shown = text_format if isinstance(text_format, str) else type(text_format).__name__
-        raise ApiError(400, f"{shown} format is not supported (this server translates text)")
-    return TranslateRequest(texts, batch, source, target, alternatives, api_key(fields))
+        raise ApiError(400, f"Invalid request: format must be text or html, got {shown!r}")
+    return TranslateRequest(
+        texts, batch, source, target, alternatives, api_key(fields), text_format == "html"
+    )
 
 
 def detect_request(fields: dict[str, Any], from_json: bool, settings: ServeSettings) -> str:
