@@ -62,6 +62,7 @@ from nmt.sentences import (  # noqa: E402
     OPENING,
     OPENING_CATEGORIES,
     START_CATEGORIES,
+    SentenceSplitter,
 )
 from nmt.tokenizer import EOS_ID, PAD_ID, WORD_START  # noqa: E402
 from nmt.translator import Translator  # noqa: E402
@@ -118,11 +119,11 @@ def _chars(chars: str) -> str:
 _ESCAPE, _PERIOD, _SPACED_CUT, _TIGHT_CUT = "\x01a", "\x01p", "\x01s", "\x01n"
 
 
-def _protect_abbreviations(texts: tf.Tensor, abbreviations: frozenset[str]) -> tf.Tensor:
+def _protect_abbreviations(texts: tf.Tensor, splitter: SentenceSplitter) -> tf.Tensor:
     """Every lone period after a word that ``nmt.sentences`` takes for an abbreviation (an
-    initial, a word with a period inside, a Latin word without a vowel, a learned one; the
-    word after its leading marks) replaced by a marker, so that the boundary patterns do not
-    see it."""
+    initial, a word with a period inside, a Latin word without a vowel, a learned one, a number
+    when the splitter takes numbers for ordinals; the word after its leading marks) replaced by
+    a marker, so that the boundary patterns do not see it."""
     ends, space = _chars(ENDS), _SPACE[1:-1]
     # the word with a period inside first: RE2 takes the first alternative that matches, and
     # "U" of "U.S." alone would be an initial
@@ -131,9 +132,11 @@ def _protect_abbreviations(texts: tf.Tensor, abbreviations: frozenset[str]) -> t
         r"\pL",
         NO_VOWEL_WORD,
     ]
-    if abbreviations:
-        learned = "|".join(_chars(word) for word in sorted(abbreviations))
+    if splitter.abbreviations:
+        learned = "|".join(_chars(word) for word in sorted(splitter.abbreviations))
         words.append(f"(?i:{learned})")
+    if splitter.ordinals:
+        words.append(r"\p{Nd}+")
     # the character after the period is taken too (RE2 has no look-ahead): two passes catch
     # a run of abbreviations whose spaces the first pass took every other one of
     pattern = rf"(^|{_SPACE})(\pP*)({'|'.join(words)})\.(\z|[^{ends}])"
@@ -143,14 +146,14 @@ def _protect_abbreviations(texts: tf.Tensor, abbreviations: frozenset[str]) -> t
 
 
 def split_sentences(
-    texts: tf.Tensor, abbreviations: frozenset[str]
+    texts: tf.Tensor, splitter: SentenceSplitter
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """``nmt.sentences.SentenceSplitter.split`` for a batch ``texts`` ``(batch,)``: every
     text's sentences, in order ``(sentences,)``, the text each belongs to ``(sentences,)``
     int32, and what joins its translation to the one before (``""`` for a text's first, else
     ``" "`` or ``""`` as the source had whitespace or not) ``(sentences,)``."""
     marked = tf.strings.regex_replace(texts, "\x01", _ESCAPE)
-    marked = _protect_abbreviations(marked, abbreviations)
+    marked = _protect_abbreviations(marked, splitter)
     opening = "".join(rf"\p{{{c}}}" for c in OPENING_CATEGORIES) + _chars(OPENING)
     start = "".join(rf"\p{{{c}}}" for c in START_CATEGORIES)
     closing, space = _chars(CLOSING), _SPACE[1:-1]
@@ -317,7 +320,7 @@ class TranslationModule(tf.Module):
             texts, added = complete_end_marks(texts, self.marks.src)
         batch = tf.shape(texts)[0]
         if self.splitter is not None:
-            sentences, text_of, joiners = split_sentences(texts, self.splitter.abbreviations)
+            sentences, text_of, joiners = split_sentences(texts, self.splitter)
         else:
             sentences, text_of, joiners = texts, tf.range(batch), tf.fill([batch], "")
         ids = self.src_sp.tokenize(sentences)  # (sentences, None) int32, no BOS/EOS
@@ -430,6 +433,7 @@ def export_savedmodel(
             "end_marks": module.marks.to_dict() if module.marks else None,
             "split_sentences": module.splitter is not None,
             "abbreviations": sorted(module.splitter.abbreviations) if module.splitter else [],
+            "ordinals": bool(module.splitter and module.splitter.ordinals),
             "max_source_tokens": module.max_source_tokens,
             "tensorflow": tf.__version__,
         }

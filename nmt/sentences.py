@@ -11,9 +11,11 @@ brackets) followed by whitespace and a sentence start: an upper-case letter, a d
 letter of a script without case, after any opening marks (``¿¡"«(``). The full-width marks of
 scripts written without spaces (``。！？``) end a sentence without whitespace. A period is no
 boundary after a single letter (an initial: ``J. K. Rowling``), after a word with a period
-inside (``U.S.``, ``e.g.``), or after an abbreviation the training data showed: a word that
-appears before a period inside lines far more often than at their end (``Mr``, ``Dr``,
-``Mt``), learned by ``learn_sentence_splitting`` and recorded in the run's metadata. Nothing
+inside (``U.S.``, ``e.g.``), after a Latin word without a vowel (``Mr``, ``Dr``; not an acronym
+such as ``TV``), after an abbreviation the training data showed (a word that appears before a
+period inside lines far more often than at their end), or after a number where the training
+data writes ordinals with a period (``am 5. Mai``); the last two are learned by
+``learn_sentence_splitting`` and recorded in the run's metadata. Nothing
 here names a language.
 """
 
@@ -47,6 +49,10 @@ _NO_VOWEL = re.compile(NO_VOWEL_WORD)
 MIN_ABBREVIATION_COUNT = 3
 ABBREVIATION_RATIO = 4
 MIN_PERIOD_SHARE = 0.9
+# numbers are ordinals when they stand before an inner period, against a line's last one, this
+# many times more often than other words do (a corpus of single sentences has few true inner
+# boundaries, so inner periods after numbers are then mostly ordinals' periods)
+ORDINAL_RATIO = 10
 
 
 def _starts_sentence(text: str, at: int) -> bool:
@@ -76,14 +82,19 @@ def _strip_marks(word: str, leading: bool) -> str:
     return word
 
 
-def _is_abbreviation(word: str, abbreviations: frozenset[str]) -> bool:
+def _is_number(word: str) -> bool:
+    return bool(word) and all(unicodedata.category(char) == "Nd" for char in word)
+
+
+def _is_abbreviation(word: str, abbreviations: frozenset[str], ordinals: bool) -> bool:
     """A word that a period after does not end a sentence: an initial, a word with a period
-    inside, or a learned abbreviation."""
+    inside, a learned abbreviation, or with ``ordinals`` a number."""
     return (
         (len(word) == 1 and word.isalpha())
         or "." in word
         or bool(_NO_VOWEL.fullmatch(word))
         or word.casefold() in abbreviations
+        or (ordinals and _is_number(word))
     )
 
 
@@ -109,10 +120,11 @@ def _candidates(text: str):
 @dataclass(frozen=True)
 class SentenceSplitter:
     """Splits texts at sentence boundaries (see the module docstring); ``abbreviations``: words
-    a period after does not end a sentence, case-folded, as ``learn_sentence_splitting`` finds
-    them."""
+    a period after does not end a sentence, case-folded; ``ordinals``: nor does one after a
+    number (``am 5. Mai``); both as ``learn_sentence_splitting`` finds them."""
 
     abbreviations: frozenset[str] = frozenset()
+    ordinals: bool = False
 
     def boundaries(self, text: str) -> list[tuple[int, int]]:
         """``(end, start)`` of each boundary: where a sentence ends and the next begins (the
@@ -121,7 +133,7 @@ class SentenceSplitter:
             {
                 (end, start)
                 for word, end, start in _candidates(text)
-                if word is None or not _is_abbreviation(word, self.abbreviations)
+                if word is None or not _is_abbreviation(word, self.abbreviations, self.ordinals)
             }
         )
 
@@ -142,12 +154,16 @@ class SentenceSplitter:
 
     @classmethod
     def from_dict(cls, values: Any) -> SentenceSplitter:
-        """The splitter a run's ``sentences`` metadata record describes (no learned
-        abbreviations when there is none)."""
-        found = values.get("abbreviations") if isinstance(values, dict) else None
-        if not isinstance(found, list):
+        """The splitter a run's ``sentences`` metadata record describes (the plain rules when
+        there is none)."""
+        if not isinstance(values, dict):
             return cls()
-        return cls(frozenset(word.casefold() for word in found if isinstance(word, str)))
+        found = values.get("abbreviations")
+        words = found if isinstance(found, list) else []
+        return cls(
+            frozenset(word.casefold() for word in words if isinstance(word, str)),
+            values.get("ordinals") is True,
+        )
 
 
 def learn_sentence_splitting(texts: list[str]) -> dict[str, Any]:
@@ -155,7 +171,10 @@ def learn_sentence_splitting(texts: list[str]) -> dict[str, Any]:
     than one (by the rules without learned abbreviations), and ``abbreviations``, the words seen
     before a period inside lines at least ``MIN_ABBREVIATION_COUNT`` times and
     ``ABBREVIATION_RATIO`` times more often than before a line's last period, and followed by a
-    period in ``MIN_PERIOD_SHARE`` of their occurrences (words compared case-folded)."""
+    period in ``MIN_PERIOD_SHARE`` of their occurrences (words compared case-folded); and
+    ``ordinals``, whether numbers are written with a period (``am 5. Mai``): numbers stand
+    before inner periods ``ORDINAL_RATIO`` times more often, against before a line's last
+    period, than words do."""
     inner: Counter = Counter()  # before a boundary's lone period
     final: Counter = Counter()  # before a line's last period
     with_period: Counter = Counter()
@@ -182,6 +201,12 @@ def learn_sentence_splitting(texts: list[str]) -> dict[str, Any]:
         and count >= ABBREVIATION_RATIO * final[word]
         and with_period[word] >= MIN_PERIOD_SHARE * seen[word]
     )
+    numbers_inner = sum(count for word, count in inner.items() if _is_number(word))
+    numbers_final = sum(count for word, count in final.items() if _is_number(word))
+    words_rate = (sum(inner.values()) - numbers_inner) / max(1, sum(final.values()) - numbers_final)
+    ordinals = numbers_inner >= MIN_ABBREVIATION_COUNT and numbers_inner >= (
+        ORDINAL_RATIO * words_rate * max(1, numbers_final)
+    )
     distinct = len(set(texts))
     share = round(several / distinct, 4) if texts else 0.0
-    return {"multi_sentence_share": share, "abbreviations": abbreviations}
+    return {"multi_sentence_share": share, "abbreviations": abbreviations, "ordinals": ordinals}

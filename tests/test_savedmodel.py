@@ -135,15 +135,15 @@ SENTENCE_TEXTS = [
     "Dr. Who is here. Mrs. Smith too.", "We met Gen. Lee. It was cold.", "We met GEN. Lee.",
     "(U.S. Army) is. Big", "Hi.. There", "Dr.. There", "1.5. Next", "a.\u00a0B",
     "x\x01y. Z\x01a. Q", "We watched TV. Then we slept.", "Tom vs. Mary is on.",
+    "Er hat am 5. Mai Geburtstag. Ja.", "In 1990. Then \u0661\u0662. Next",
     "مرحبا. كيف حالك؟", "我饿了。你呢？", "我饿了。 你呢？", "end。」！next", "  lead.\t\tTrail.  ",
     "line one.\nLine two.", "p.m.\n Tom left.",
 ]  # fmt: skip
 
 
 def test_sentence_splitting_in_the_graph_is_the_splitter():
-    for abbreviations in (frozenset(), frozenset({"gen", "dr"})):
-        splitter = SentenceSplitter(abbreviations)
-        sentences, text_of, joiners = split_sentences(tf.constant(SENTENCE_TEXTS), abbreviations)
+    for splitter in (SentenceSplitter(), SentenceSplitter(frozenset({"gen", "dr"}), True)):
+        sentences, text_of, joiners = split_sentences(tf.constant(SENTENCE_TEXTS), splitter)
         got = [([], []) for _ in SENTENCE_TEXTS]
         for sentence, i, joiner in zip(sentences.numpy(), text_of.numpy(), joiners.numpy()):
             if got[i][0]:

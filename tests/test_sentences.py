@@ -76,10 +76,26 @@ def test_abbreviations_are_learned_from_periods_inside_lines():
     ]
 
 
+def test_numbers_are_ordinals_where_the_training_text_writes_them_so():
+    dates = [f"Heute ist der {day}. Mai." for day in range(1, 9)]
+    ends = ["Ich bin 30.", "Es kostet 5.", "Wir sind 4.", "Gut. Danke."] + [
+        f"Das ist Satz {word}." for word in ("eins", "zwei", "drei", "vier")
+    ]
+    found = learn_sentence_splitting(dates + ends)
+    assert found["ordinals"] is True
+    splitter = SentenceSplitter.from_dict(found)
+    assert splitter.split("Er kommt am 5. Mai. Gut.")[0] == ["Er kommt am 5. Mai.", "Gut."]
+    # single sentences that end in numbers as often as others: no ordinals
+    plain = learn_sentence_splitting(ends + ["It was 1990. Then it was over."] + dates[:1])
+    assert plain["ordinals"] is False
+    assert SentenceSplitter().split("In 1990. Then")[0] == ["In 1990.", "Then"]
+
+
 def test_a_record_without_abbreviations_gives_the_plain_rules():
-    for record in (None, {}, {"abbreviations": "Gen"}, {"abbreviations": [3, "Gen"]}):
+    for record in (None, {}, {"abbreviations": "Gen"}, {"abbreviations": [3, "Gen"]},
+                   {"ordinals": "yes"}):  # fmt: skip
         splitter = SentenceSplitter.from_dict(record)
-        assert splitter.abbreviations <= {"gen"}
+        assert splitter.abbreviations <= {"gen"} and not splitter.ordinals
     assert SentenceSplitter.from_dict(None).split("Gen. Lee.")[0] == ["Gen.", "Lee."]
     assert SentenceSplitter.from_dict({"abbreviations": ["Gen"]}).split("Gen. Lee.")[0] == [
         "Gen. Lee."
