@@ -346,6 +346,11 @@ def test_app_translates_html_documents_run_by_run():
         (200, {"translatedText": ["<i>A</i>", "<br>", "B"]}),
     ]
     assert sorted(texts for _, texts in fake.calls) == [["a", "b"], ["hi", "there"]]
+    # a document of more text runs than a request may hold texts
+    many, _ = run_app(
+        FakeTranslator(), ServeSettings(batch_limit=3), [{**html, "q": "<b>a</b>" * 4}]
+    )
+    assert many[0][0] == 400 and "4 text runs" in many[0][1]["error"]
 
 
 def test_two_workers_translate_two_groups_at_once_and_stop_cleanly():

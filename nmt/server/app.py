@@ -190,6 +190,13 @@ class Translation:
         # format html: what is translated is each document's text runs
         documents = [parse(text) for text in checked.texts] if checked.html else None
         runs = [list(d.texts) for d in documents] if documents else [[t] for t in checked.texts]
+        count = sum(map(len, runs))
+        if documents and count > self.settings.batch_limit:
+            raise ApiError(
+                400,
+                f"Invalid request: the HTML holds {count} text runs, more than the text limit "
+                f"({self.settings.batch_limit})",
+            )
         detected = None
         if checked.source == "auto" and self.detector is not None:
             detected = [self.detect(" ".join(texts))[0] for texts in runs]
