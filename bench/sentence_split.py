@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         sources, references = rebuild_test_split(run_dir, args.data_dir)
         translator = Translator.from_checkpoint(run_dir)
         splitter = translator.sentence_splitter
+        if splitter is None:
+            raise SystemExit(f"{name}: its training data held many lines of several sentences")
         several = [i for i, text in enumerate(sources) if len(splitter.split(text)[0]) > 1]
         n = args.paragraph
         paragraphs = [

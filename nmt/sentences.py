@@ -49,6 +49,9 @@ _NO_VOWEL = re.compile(NO_VOWEL_WORD)
 MIN_ABBREVIATION_COUNT = 3
 ABBREVIATION_RATIO = 4
 MIN_PERIOD_SHARE = 0.9
+# a model whose training sources held lines of several sentences at least this often has
+# learned to translate such lines: its texts are not cut (splitter_for)
+MAX_MULTI_SENTENCE_SHARE = 0.2
 # numbers are ordinals when they stand before an inner period, against a line's last one, this
 # many times more often than other words do (a corpus of single sentences has few true inner
 # boundaries, so inner periods after numbers are then mostly ordinals' periods)
@@ -210,3 +213,14 @@ def learn_sentence_splitting(texts: list[str]) -> dict[str, Any]:
     distinct = len(set(texts))
     share = round(several / distinct, 4) if texts else 0.0
     return {"multi_sentence_share": share, "abbreviations": abbreviations, "ordinals": ordinals}
+
+
+def splitter_for(record: Any) -> SentenceSplitter | None:
+    """The splitter for a model whose metadata ``sentences`` record is ``record``: None when
+    its training sources held lines of several sentences ``MAX_MULTI_SENTENCE_SHARE`` of the
+    time or more (the model learned to translate them whole), else
+    ``SentenceSplitter.from_dict(record)`` (the plain rules without a record)."""
+    share = record.get("multi_sentence_share") if isinstance(record, dict) else None
+    if isinstance(share, (int, float)) and share >= MAX_MULTI_SENTENCE_SHARE:
+        return None
+    return SentenceSplitter.from_dict(record)

@@ -23,7 +23,7 @@ from nmt.end_marks import EndMarks
 from nmt.env import has_gpu
 from nmt.numpy_decode import NumpyExecutor, gnmt_penalty
 from nmt.segment import split_ids
-from nmt.sentences import SentenceSplitter
+from nmt.sentences import SentenceSplitter, splitter_for
 from nmt.tokenizer import EOS_ID, PAD_ID, Tokenizer
 
 if TYPE_CHECKING:
@@ -138,10 +138,11 @@ class Translator:
         return EndMarks.from_dict((self.metadata.get("end_marks") or {}).get("marks"))
 
     @property
-    def sentence_splitter(self) -> SentenceSplitter:
-        """The splitter of texts into sentences, with the abbreviations the model's training
-        sources showed (``nmt.sentences.learn_sentence_splitting``), if recorded."""
-        return SentenceSplitter.from_dict(self.metadata.get("sentences"))
+    def sentence_splitter(self) -> SentenceSplitter | None:
+        """The splitter of texts into sentences, with what the model's training sources showed
+        (``nmt.sentences.learn_sentence_splitting``), if recorded; None for a model trained on
+        many lines of several sentences (``nmt.sentences.splitter_for``)."""
+        return splitter_for(self.metadata.get("sentences"))
 
     @property
     def has_attention(self) -> bool:

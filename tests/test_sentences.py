@@ -160,6 +160,20 @@ def test_learned_abbreviations_from_the_run_are_used(trained_run):
     assert stats["sentence_lines"] == 0
 
 
+def test_a_model_trained_on_lines_of_several_sentences_translates_them_whole(trained_run):
+    plain = Translator.from_checkpoint(trained_run)
+    for share, splits in ((0.05, True), (0.2, False), (0.6, False)):
+        record = {"multi_sentence_share": share, "abbreviations": []}
+        model = Translator(
+            plain.model, plain.src_tokenizer, plain.tgt_tokenizer, plain.decode,
+            config=plain.config, metadata={"sentences": record},
+        )  # fmt: skip
+        stats: Counter = Counter()
+        model.translate_detailed(["alpha bravo. India juliet"], stats=stats)
+        assert stats["sentence_lines"] == int(splits), share
+        assert (model.sentence_splitter is not None) == splits
+
+
 def test_attention_of_a_split_text_is_block_diagonal(translator):
     if not translator.has_attention:
         pytest.skip("the tiny model has no attention")
