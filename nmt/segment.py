@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from nmt.sentences import ENDS, FULL_WIDTH
 from nmt.tokenizer import WORD_START
 
-SENTENCE_END = (".", "!", "?", ";", ":", "\u2026", "\u3002", "\uff01", "\uff1f", "\u061f")
+# a cut may follow any sentence-final mark (nmt.sentences), or a clause's ";" and ":"
+SENTENCE_END = tuple(ENDS + FULL_WIDTH + ";:")
 
 
 def split_ids(ids: list[int], pieces: list[str], limit: int) -> list[list[int]]:

@@ -101,21 +101,24 @@ def _is_abbreviation(word: str, abbreviations: frozenset[str], ordinals: bool) -
     )
 
 
+def _after_space(text: str, at: int) -> int:
+    """The first position from ``at`` on that is not whitespace."""
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
+
+
 def _candidates(text: str):
     """Every boundary by the rules without abbreviations, as ``(word, end, start)``: ``word``
     is the word before a lone period (which an abbreviation would make no boundary), else
     None."""
     for match in _SPACED.finditer(text):
-        end = start = match.end()
-        while start < len(text) and text[start].isspace():
-            start += 1
+        end, start = match.end(), _after_space(text, match.end())
         if start < len(text) and _starts_sentence(text, start):
             lone_period = match.group().rstrip(CLOSING) == "."
             yield (_word_before(text, match.start()) if lone_period else None), end, start
     for match in _FULL_WIDTH.finditer(text):
-        end = start = match.end()
-        while start < len(text) and text[start].isspace():
-            start += 1
+        end, start = match.end(), _after_space(text, match.end())
         if start < len(text) and text[start] not in FULL_WIDTH:  # not inside a run of marks
             yield None, end, start
 

@@ -102,6 +102,7 @@ class Translator:
         self.decode = dataclasses.replace(decode)
         self.config = config
         self.metadata = metadata or {}
+        self._sentence_splitter = splitter_for(self.metadata.get("sentences"))
         self.max_source_tokens = config.data.max_tokens if config else DEFAULT_MAX_SOURCE_TOKENS
 
     @classmethod
@@ -142,7 +143,7 @@ class Translator:
         """The splitter of texts into sentences, with what the model's training sources showed
         (``nmt.sentences.learn_sentence_splitting``), if recorded; None for a model trained on
         many lines of several sentences (``nmt.sentences.splitter_for``)."""
-        return splitter_for(self.metadata.get("sentences"))
+        return self._sentence_splitter
 
     @property
     def has_attention(self) -> bool:
