@@ -11,8 +11,9 @@ round, as a shared machine's speed drifts). Each client is a process of its own
 (``--client-threads``: threads of this process, which then share one Python lock), on the same
 machine as the server, and its CPU time is reported beside the server's. Clients speak
 HTTP/1.1 with keep-alive through the standard library's ``http.client`` by default, whose CPU
-per request is a fraction of httpx's (``--http-client stdlib,httpx`` alternates the two): a
-load generator on the server's own cores should take as little of them as it can. Before the
+per request is a fraction of httpx's (``--http-client stdlib,httpx`` alternates the two), or
+``socket``, a plain-socket client lighter still: a load generator on the server's own cores
+should take as little of them as it can. Before the
 rounds, ``http_only``: the server's CPU per ``GET /health`` from 8 clients, what HTTP alone
 costs.
 
