@@ -13,9 +13,8 @@ machine as the server, and its CPU time is reported beside the server's. Clients
 HTTP/1.1 with keep-alive through the standard library's ``http.client`` by default, whose CPU
 per request is a fraction of httpx's (``--http-client stdlib,httpx`` alternates the two), or
 ``socket``, a plain-socket client lighter still: a load generator on the server's own cores
-should take as little of them as it can. Before the
-rounds, ``http_only``: the server's CPU per ``GET /health`` from 8 clients, what HTTP alone
-costs.
+should take as little of them as it can. Before the rounds, ``http_only``: the server's CPU
+per ``GET /health`` from 8 clients, what HTTP alone costs.
 
     python bench/serve_speed.py --model en-es --clients 1,4,16
 """
@@ -26,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -77,7 +78,6 @@ class _Stdlib:
 
     def __init__(self, url: str) -> None:
         import http.client
-        from urllib.parse import urlsplit
 
         parts = urlsplit(url)
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
@@ -127,9 +127,6 @@ class _Socket:
     answers (a ``Content-Length``, no chunked bodies)."""
 
     def __init__(self, url: str) -> None:
-        import socket
-        from urllib.parse import urlsplit
-
         parts = urlsplit(url)
         self.host = f"{parts.hostname}:{parts.port}"
         self.sock = socket.create_connection((parts.hostname, parts.port), timeout=120)
