@@ -444,3 +444,34 @@ def test_a_failing_part_fails_its_request_once_and_spares_the_others():
         assert batcher.submit("m", ["still"]).result(timeout=10) == [["still"]]
     finally:
         batcher.stop(timeout=5)
+
+
+def test_workers_that_finish_together_keep_their_calls_whole():
+    """Two workers answer sixteen requests in two calls of eight, at about the same time; when
+    the sixteen clients come back, one by one, they are again two calls of eight (not four
+    calls of four, as splitting the queue between the two idle workers would give), each
+    going as soon as its eight are queued rather than after the window."""
+    calls = []
+
+    def fake(key, texts):
+        calls.append(list(texts))
+        time.sleep(0.05)
+        return [[text] for text in texts]
+
+    batcher = Batcher(fake, wait_s=1.0, max_queue=100, max_batch=100, workers=2)
+    batcher.start()
+    try:
+        time.sleep(0.1)  # both workers idle
+        first = [batcher.submit("m", [f"x{i}"]) for i in range(16)]
+        assert [f.result(timeout=10) for f in first] == [[[f"x{i}"]] for i in range(16)]
+        start = time.perf_counter()
+        back = []
+        for i in range(16):
+            back.append(batcher.submit("m", [f"y{i}"]))
+            time.sleep(0.005)
+        assert [f.result(timeout=10) for f in back] == [[[f"y{i}"]] for i in range(16)]
+        assert time.perf_counter() - start < 0.7
+    finally:
+        batcher.stop(timeout=5)
+    assert [len(c) for c in calls] == [8, 8, 8, 8]
+    assert sorted(calls[2] + calls[3]) == sorted(f"y{i}" for i in range(16))

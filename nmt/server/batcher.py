@@ -71,13 +71,19 @@ class Batcher:
     """Queue of requests, translated by ``workers`` threads in groups of one key.
 
     An idle worker gives others up to ``wait_s`` to join the first queued request, then takes
-    its share of the queue: the oldest request's key's texts, divided evenly among the workers
-    idle at that moment (at most ``max_batch``), splitting a request where the share ends. Two
-    idle workers thus translate sixteen waiting sentences as two calls of eight at the same time,
-    and one large request on both. A worker stops waiting early once as many requests queue as
-    were in play when its last call ended (the requests it answered plus those queued
-    meanwhile): clients that wait for an answer before they send again come back together, and
-    a lone client is not kept waiting for company. ``submit`` refuses work when more than
+    its share of the queue: the oldest request's key's texts, at most ``max_batch``, splitting a
+    request where the share ends. The share is the queue divided evenly among the workers idle
+    at that moment, or a worker's part of the sentences in play if that is more. Two idle
+    workers thus translate sixteen waiting sentences as two calls of eight at the same time,
+    and one large request on both.
+
+    The sentences in play are counted when a call's answers go out: those answered, those
+    queued and those other workers are translating, the most any worker counted at its last
+    call (a worker that answered a moment earlier has clients still on their way back). A
+    worker stops waiting early once its part of them (in play / workers) is queued: clients
+    that wait for an answer before they send again come back together, a lone client is not
+    kept waiting for company, and workers that finished together do not go on splitting the
+    clients' requests into ever smaller calls. ``submit`` refuses work when more than
     ``max_queue`` sentences would wait.
     """
 
@@ -98,10 +104,13 @@ class Batcher:
         self._parts: deque[Part] = deque()
         self._queued = 0  # sentences in self._parts
         self._idle = 0  # workers looking for work
+        self._translating = 0  # sentences taken by workers and not answered yet
+        self._in_play: dict[int, int] = {}  # per worker: sentences in play at its last answer
+        self._workers = workers
         self._cond = threading.Condition()
         self._stopping = False
         self._threads = [
-            threading.Thread(target=self._run, name=f"nmt-translate-{i}", daemon=True)
+            threading.Thread(target=self._run, args=(i,), name=f"nmt-translate-{i}", daemon=True)
             for i in range(workers)
         ]
 
@@ -147,16 +156,22 @@ class Batcher:
         return job.future
 
     # --- workers ------------------------------------------------------------------------------
-    def _run(self) -> None:
-        expected: int | None = None  # requests in play when this worker's last call ended
+    def _run(self, worker: int) -> None:
         while True:
-            group = self._next_group(expected)
+            group = self._next_group()
             if group is None:
                 return
             if group:
-                expected = self._translate_group(group)
+                self._translate_group(worker, group)
 
-    def _next_group(self, expected: int | None) -> list[Part] | None:
+    def _part_in_play(self) -> int | None:
+        """A worker's part of the sentences in play (None before the first answer): the most
+        any worker counted, divided among the workers. Holds the lock."""
+        if not self._in_play:
+            return None
+        return math.ceil(max(self._in_play.values()) / self._workers)
+
+    def _next_group(self) -> list[Part] | None:
         """Wait for work, give others the wait window to join, and take this worker's share of
         the oldest request's key; None once stopping with nothing queued."""
         with self._cond:
@@ -167,22 +182,27 @@ class Batcher:
                         return None
                     self._cond.wait()
                 deadline = time.monotonic() + self._wait_s
-                while (
-                    not self._stopping
-                    and self._queued < self._max_batch
-                    and (expected is None or len(self._parts) < expected)
-                ):
+                while not self._stopping and self._queued < self._max_batch:
+                    part = self._part_in_play()
+                    if part is not None and self._queued >= part:
+                        break
                     left = deadline - time.monotonic()
                     if left <= 0:
+                        if part is not None:  # fewer came back than counted: count again
+                            seen = self._queued + self._translating
+                            self._in_play = dict.fromkeys(self._in_play, seen)
                         break
                     self._cond.wait(left)
                 if not self._parts:  # another worker took it all meanwhile
                     return []
-                group = self._take(math.ceil(self._queued / self._idle))
+                share = max(math.ceil(self._queued / self._idle), self._part_in_play() or 0)
+                group = self._take(share)
             finally:
                 self._idle -= 1
             # a request that gave up (timeout, closed connection) is not translated
-            return [part for part in group if self._begin(part.job)]
+            group = [part for part in group if self._begin(part.job)]
+            self._translating += sum(part.size for part in group)
+            return group
 
     def _take(self, share: int) -> list[Part]:
         """Up to ``min(share, max_batch)`` texts (at least one part) of the oldest part's key,
@@ -215,25 +235,23 @@ class Batcher:
             return job.future.set_running_or_notify_cancel()
         return not job.future.done()
 
-    def _translate_group(self, group: list[Part]) -> int:
-        """Translate ``group`` and answer its requests; the requests in play when the answers
-        went out (the worker's next wait is for that many)."""
-        outcome = self._translate_parts(group)
-        if isinstance(outcome, int):
-            return outcome
+    def _translate_group(self, worker: int, group: list[Part]) -> None:
+        """Translate ``group`` and answer its requests."""
+        error = self._translate_parts(worker, group)
+        if error is None:
+            return
         if len(group) == 1:
-            self._answer(group, outcome)
-            return 1
+            self._answer(worker, group, error)
+            return
         # each part alone, so that one bad request fails only itself
         for part in group:
-            outcome = self._translate_parts([part])
-            if not isinstance(outcome, int):
-                self._answer([part], outcome)
-        return len(group)
+            error = self._translate_parts(worker, [part])
+            if error is not None:
+                self._answer(worker, [part], error)
 
-    def _translate_parts(self, parts: list[Part]) -> int | Exception:
-        """Translate ``parts`` in one call and answer them: the requests in play then, or the
-        error if the call failed (nothing answered)."""
+    def _translate_parts(self, worker: int, parts: list[Part]) -> Exception | None:
+        """Translate ``parts`` in one call and answer them; the error if the call failed
+        (nothing answered)."""
         texts = [text for part in parts for text in part.texts]
         start = time.perf_counter()
         try:
@@ -246,14 +264,17 @@ class Batcher:
             self._on_batch(
                 BatchStats(parts[0].job.key, len(texts), len(parts), time.perf_counter() - start)
             )
-        return self._answer(parts, found)
+        self._answer(worker, parts, found)
+        return None
 
-    def _answer(self, parts: list[Part], found: list[list[str]] | Exception) -> int:
-        """Give each part its hypotheses (or the error) and answer the requests now complete;
-        the requests in play, counted before the answers go out (else the first clients back
-        would count twice)."""
+    def _answer(self, worker: int, parts: list[Part], found: list[list[str]] | Exception) -> None:
+        """Give each part its hypotheses (or the error) and answer the requests now complete.
+        The sentences in play are counted before the answers go out (else the first clients
+        back would count twice)."""
         with self._cond:
-            in_play = max(1, len(parts) + len(self._parts))
+            answered = sum(part.size for part in parts)
+            self._translating -= answered
+            self._in_play[worker] = answered + self._queued + self._translating
             at = 0
             for part in parts:
                 job = part.job
@@ -266,4 +287,3 @@ class Batcher:
                 job.left -= part.size
                 if job.left == 0 and not job.future.done():
                     job.future.set_result(job.found)
-        return in_play
