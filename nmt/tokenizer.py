@@ -10,6 +10,10 @@ import sentencepiece as spm
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 WORD_START = "\u2581"  # SentencePiece's word-boundary mark: a piece starting with it opens a word
+# SentencePiece's list calls start a thread pool on every call: a fixed cost worth paying for a
+# corpus, but many times the work itself for the few sentences of a server's or a user's call
+# (bench/tokenizer_calls.py). Shorter lists go one text at a time.
+POOL_MIN_TEXTS = 96
 
 
 class TokenizerError(ValueError):
@@ -54,8 +58,7 @@ class Tokenizer:
         alpha: float = 0.1,
     ) -> list[list[int]]:
         """Encode a batch of strings to id lists (optionally with subword sampling)."""
-        return self.sp.encode(
-            texts,
+        options = dict(
             out_type=int,
             add_bos=add_bos,
             add_eos=add_eos,
@@ -63,10 +66,16 @@ class Tokenizer:
             alpha=alpha,
             nbest_size=-1,
         )
+        if len(texts) < POOL_MIN_TEXTS:
+            return [self.sp.encode(text, **options) for text in texts]
+        return self.sp.encode(list(texts), **options)
 
     def decode(self, ids: list[list[int]]) -> list[str]:
         """Decode id lists to strings; pad/bos/eos ids are ignored."""
-        return self.sp.decode([[i for i in seq if i > EOS_ID] for seq in ids])
+        kept = [[i for i in seq if i > EOS_ID] for seq in ids]
+        if len(kept) < POOL_MIN_TEXTS:
+            return [self.sp.decode(seq) for seq in kept]
+        return self.sp.decode(kept)
 
     def pieces(self, ids: list[int]) -> list[str]:
         return [self.sp.id_to_piece(i) for i in ids]

@@ -4,7 +4,16 @@ import random
 
 import pytest
 
-from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer, TokenizerError, train_tokenizer
+from nmt.tokenizer import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    POOL_MIN_TEXTS,
+    UNK_ID,
+    Tokenizer,
+    TokenizerError,
+    train_tokenizer,
+)
 
 _rng = random.Random(0)
 _WORDS = [
@@ -36,6 +45,20 @@ def test_special_ids_and_round_trip(tokenizer):
     ids = tokenizer.encode(["the lazy dog jumps"], add_eos=True)[0]
     assert ids[-1] == EOS_ID and PAD_ID not in ids
     assert tokenizer.decode([ids + [PAD_ID, PAD_ID]]) == ["the lazy dog jumps"]
+
+
+@pytest.mark.parametrize("count", [1, POOL_MIN_TEXTS - 1, POOL_MIN_TEXTS, 2 * POOL_MIN_TEXTS])
+def test_short_and_long_lists_give_what_sentencepiece_gives(tokenizer, count):
+    """Below ``POOL_MIN_TEXTS`` texts go one at a time, from there in one list call: the ids,
+    their order, the special ids asked for and the decoded texts are the same either way."""
+    texts = [TEXTS[i % len(TEXTS)] + " zebra" * (i % 3) for i in range(count)]
+    texts[0] = ""
+    expected = tokenizer.sp.encode(texts, out_type=int, add_bos=True, add_eos=True)
+    ids = tokenizer.encode(texts, add_bos=True, add_eos=True)
+    assert ids == expected and len(ids) == count
+    assert ids[0] == [BOS_ID, EOS_ID] and all(seq[0] == BOS_ID for seq in ids)
+    assert tokenizer.decode(ids) == tokenizer.sp.decode([seq[1:-1] for seq in expected])
+    assert tokenizer.decode(ids) == texts
 
 
 def test_small_corpus_gets_smaller_vocabulary(tmp_path):
