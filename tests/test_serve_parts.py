@@ -475,3 +475,48 @@ def test_workers_that_finish_together_keep_their_calls_whole():
         batcher.stop(timeout=5)
     assert [len(c) for c in calls] == [8, 8, 8, 8]
     assert sorted(calls[2] + calls[3]) == sorted(f"y{i}" for i in range(16))
+
+
+def test_translate_goes_straight_to_its_endpoint_and_the_rest_to_fastapi():
+    """``POST /translate`` skips FastAPI's layers (``TranslateFirst``); FastAPI still lists it
+    on the OpenAPI page, serves the same endpoint when called itself, and answers every other
+    path and method; an unexpected failure of the endpoint is a JSON 500."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    from nmt.server.app import ServedModel, TranslateFirst, create_app
+
+    settings = ServeSettings(batch_wait_ms=0)
+    batcher = Batcher(FakeTranslator(), 0.0, settings.max_queue, settings.max_batch)
+    app = create_app([ServedModel("m", "en", "es", 1)], batcher, Metrics(), settings)
+    assert isinstance(app, TranslateFirst)
+    body = {"q": "hi", "source": "en", "target": "es"}
+
+    async def failing(_request):
+        raise RuntimeError("broken")
+
+    async def ask(asgi, method: str, path: str):
+        transport = httpx.ASGITransport(app=asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            got = await client.request(method, path, json=body if method == "POST" else None)
+        return got.status_code, got.json() if "json" in got.headers["content-type"] else None
+
+    async def run():
+        return (
+            await ask(app, "POST", "/translate"),
+            await ask(app.app, "POST", "/translate"),  # FastAPI's own route: the same endpoint
+            await ask(app, "GET", "/translate"),
+            await ask(app, "GET", "/openapi.json"),
+            await ask(app, "GET", "/health"),
+            await ask(TranslateFirst(app.app, failing), "POST", "/translate"),
+        )
+
+    batcher.start()  # the test client does not run the lifespan
+    try:
+        straight, routed, wrong_method, openapi, health, failed = asyncio.run(run())
+    finally:
+        batcher.stop()
+    assert straight == routed == (200, {"translatedText": "HI"})
+    assert wrong_method == (405, {"error": "Method Not Allowed"})
+    assert openapi[0] == 200 and "requestBody" in openapi[1]["paths"]["/translate"]["post"]
+    assert health == (200, {"status": "ok"})
+    assert failed == (500, {"error": "Internal error: broken"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -299,6 +299,30 @@ DETECT_BODY = {
 }
 
 
+class TranslateFirst:
+    """The ASGI application: ``POST /translate`` goes straight to its endpoint, FastAPI serves
+    everything else (and lists ``/translate`` on its OpenAPI page, with the same endpoint).
+
+    Why: nearly every request a busy server gets is a translation, and the event loop is one
+    thread that writes every answer and reads every next request while the workers wait for
+    them; FastAPI's middleware, routing and dependency layers cost that thread more than the
+    endpoint itself (docs/serve.md)."""
+
+    def __init__(self, app: FastAPI, translate: Callable[[Request], Awaitable[Response]]):
+        self.app = app
+        self.translate = translate
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] != "/translate" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await self.translate(Request(scope, receive))
+        except Exception as err:  # noqa: BLE001  (as FastAPI's handler below: a JSON 500)
+            response = JSONResponse({"error": f"Internal error: {err}"}, status_code=500)
+        await response(scope, receive, send)
+
+
 def create_app(
     models: list[ServedModel],
     batcher: Batcher,
@@ -306,10 +330,11 @@ def create_app(
     settings: ServeSettings,
     api_keys: frozenset[str] | None = None,
     detector: LanguageDetector | None = None,
-) -> FastAPI:
-    """The application; its lifespan starts the batcher's worker and, at shutdown (after the
-    server has answered the requests in flight), stops it. ``detector``: tells the language of
-    a text for ``/detect`` and ``source: auto`` (without one, both answer 400)."""
+) -> TranslateFirst:
+    """The application (``TranslateFirst`` over FastAPI); its lifespan starts the batcher's
+    workers and, at shutdown (after the server has answered the requests in flight), stops
+    them. ``detector``: tells the language of a text for ``/detect`` and ``source: auto``
+    (without one, both answer 400)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -331,7 +356,6 @@ def create_app(
     async def server_error(_: Request, err: Exception) -> JSONResponse:
         return JSONResponse({"error": f"Internal error: {err}"}, status_code=500)
 
-    @app.post("/translate", openapi_extra={"requestBody": TRANSLATE_BODY})
     async def translate(request: Request) -> Response:
         started = time.perf_counter()
         try:
@@ -340,6 +364,8 @@ def create_app(
             response = _error(err)
         metrics.request("/translate", response.status_code, time.perf_counter() - started)
         return response
+
+    app.post("/translate", openapi_extra={"requestBody": TRANSLATE_BODY})(translate)
 
     @app.post("/detect", openapi_extra={"requestBody": DETECT_BODY})
     async def detect(request: Request) -> Response:
@@ -367,4 +393,4 @@ def create_app(
         metrics.request("/metrics", 200)
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    return app
+    return TranslateFirst(app, translate)
