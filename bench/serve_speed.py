@@ -179,7 +179,9 @@ def _client(
     url: str, body: dict, work: list[tuple[int, list[str]]], barrier, results, kind: str
 ) -> None:
     """One client: after ``barrier``, send each ``(index, texts)`` and wait for its answer;
-    puts (answers, latencies, errors, CPU seconds) on ``results``."""
+    puts (answers, latencies, errors, CPU seconds) on ``results``, then waits at ``barrier``
+    again before it closes its connection and exits: a client that is done early would else
+    spend the CPU of its exit on the server's cores while the clock still runs."""
     answers: dict[int, list[str]] = {}
     latencies: list[float] = []
     errors: list[str] = []
@@ -199,9 +201,10 @@ def _client(
             else:
                 errors.append(f"{status} {text[:200]}")
         cpu = time.process_time() - cpu
+        results.put((answers, latencies, errors, cpu))
+        barrier.wait(600)
     finally:
         http.close()
-    results.put((answers, latencies, errors, cpu))
 
 
 def _health_client(url: str, count: int, barrier, results, kind: str) -> None:
@@ -290,6 +293,7 @@ def load(
         errors += failed
         client_cpu += cpu
     wall = time.perf_counter() - start
+    barrier.wait(120)  # the clock has stopped: the clients may close and exit
     for runner in runners:
         runner.join()
     sentences = sum(len(c) for c in chunks)
