@@ -92,16 +92,22 @@ def prepare_tokenizers(
 
 
 # --- callbacks ----------------------------------------------------------------------------------
-def learning_rate_at(config: Config, state: TrainingState) -> float:
-    """Linear warm-up, then the configured decay (the plateau factor is in ``lr_scale``)."""
+def learning_rate_at(config: Config, state: TrainingState, minutes: float = 0.0) -> float:
+    """Linear warm-up, then the configured decay (the plateau factor is in ``lr_scale``), and
+    over the last ``train.cooldown`` share of ``train.max_minutes`` a linear fall to
+    ``min_learning_rate`` (``minutes``: the training minutes so far)."""
     t = config.train
     step = state.step + 1
     lr = t.learning_rate
     if t.warmup_steps and step < t.warmup_steps:
-        lr *= step / t.warmup_steps
-    elif t.lr_decay == "inverse_sqrt" and t.warmup_steps:
+        return lr * step / t.warmup_steps
+    if t.lr_decay == "inverse_sqrt" and t.warmup_steps:
         lr *= (t.warmup_steps / step) ** 0.5
-    return max(lr * state.lr_scale, t.min_learning_rate) if step >= t.warmup_steps else lr
+    lr *= state.lr_scale
+    if t.cooldown and t.max_minutes is not None:
+        left = (t.max_minutes - minutes) / (t.cooldown * t.max_minutes)
+        lr *= min(1.0, max(0.0, left))
+    return max(lr, t.min_learning_rate)
 
 
 def keep_epoch_weights(run_dir: Path, epoch: int, keep: int) -> None:
@@ -156,7 +162,10 @@ class Trainer(keras.callbacks.Callback):
 
     # learning rate and mid-epoch backups
     def _set_lr(self) -> None:
-        self.model.optimizer.learning_rate.assign(learning_rate_at(self.config, self.state))
+        # workers' clocks differ, and their rates must not: the cooldown is single-worker only
+        minutes = self._elapsed() / 60 if self.worker.count == 1 else 0.0
+        rate = learning_rate_at(self.config, self.state, minutes)
+        self.model.optimizer.learning_rate.assign(rate)
 
     def on_train_batch_begin(self, batch, logs=None):
         self._set_lr()

@@ -30,6 +30,28 @@ def test_learning_rate_warmup_then_decay():
     assert learning_rate_at(config, state) == pytest.approx(peak / 8)
 
 
+def test_cooldown_lowers_the_rate_linearly_over_the_last_share_of_the_minutes():
+    config = load_config(
+        None, ["train.max_minutes=20", "train.cooldown=0.25", "train.warmup_steps=10"]
+    )
+    state = TrainingState()
+    peak, floor = config.train.learning_rate, config.train.min_learning_rate
+    state.step = 4  # warm-up is not cooled
+    assert learning_rate_at(config, state, minutes=19.0) == pytest.approx(peak / 2)
+    state.step = 100
+    assert learning_rate_at(config, state, minutes=14.9) == pytest.approx(peak)
+    assert learning_rate_at(config, state, minutes=17.5) == pytest.approx(peak / 2)
+    state.lr_scale = 0.5  # the plateau factor and the cooldown multiply
+    assert learning_rate_at(config, state, minutes=18.75) == pytest.approx(peak / 8)
+    assert learning_rate_at(config, state, minutes=20.0) == pytest.approx(floor)
+    assert learning_rate_at(config, state, minutes=25.0) == pytest.approx(floor)
+    # without a time limit there is nothing to cool down towards
+    no_limit = load_config(None, ["train.cooldown=0.25"])
+    assert learning_rate_at(no_limit, state, minutes=1e6) == pytest.approx(peak / 2)
+    with pytest.raises(ConfigError, match="cooldown"):
+        load_config(None, ["train.cooldown=1.0"])
+
+
 def test_new_config_fields_are_validated():
     with pytest.raises(ConfigError, match="backup_steps"):
         load_config(None, ["train.backup_steps=0"])
