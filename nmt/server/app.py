@@ -114,6 +114,10 @@ def _error(err: ApiError) -> JSONResponse:
     return JSONResponse({"error": err.message}, status_code=err.status, headers=err.headers)
 
 
+def _internal_error(err: Exception) -> JSONResponse:
+    return JSONResponse({"error": f"Internal error: {err}"}, status_code=500)
+
+
 class Translation:
     """What ``POST /translate`` does, between the HTTP layer and the batcher."""
 
@@ -319,7 +323,7 @@ class TranslateFirst:
         try:
             response = await self.translate(Request(scope, receive))
         except Exception as err:  # noqa: BLE001  (as FastAPI's handler below: a JSON 500)
-            response = JSONResponse({"error": f"Internal error: {err}"}, status_code=500)
+            response = _internal_error(err)
         await response(scope, receive, send)
 
 
@@ -354,7 +358,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def server_error(_: Request, err: Exception) -> JSONResponse:
-        return JSONResponse({"error": f"Internal error: {err}"}, status_code=500)
+        return _internal_error(err)
 
     async def translate(request: Request) -> Response:
         started = time.perf_counter()
